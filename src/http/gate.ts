@@ -1,0 +1,100 @@
+// The auth gate: runs before routing, body parsing and validation, so a caller without a valid key learns
+// nothing else about the API and costs us nothing but a hash. Also stamps request ids and rate-limit headers.
+import { Elysia } from "elysia";
+import type { AuthManager, Principal } from "../auth/manager.ts";
+import type { LastUsedTracker } from "../auth/last-used.ts";
+import type { RateLimiter } from "../limits/rate-limiter.ts";
+import { ApiError, invalidKey, missingAuthorization, rateLimited, tooLarge } from "./errors.ts";
+
+export interface RequestContext {
+  requestId: string;
+  principal: Principal;
+  /** Seconds until the caller's oldest request leaves the rate window; for tests and logs. */
+  rateRemaining: number;
+}
+
+export interface GateDeps {
+  auth: AuthManager;
+  limiter: RateLimiter;
+  lastUsed: LastUsedTracker;
+  maxBodyBytes: number;
+  /** Told of each refusal (for the audit log); never given the key. */
+  onRefusal?: (event: { reason: "missing_key" | "invalid_key" | "rate_limited"; keyId?: string; address?: string; path: string }) => void;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const contexts = new WeakMap<Request, RequestContext>();
+
+/** The authenticated context of a /v1 request; set by the gate before any handler runs. */
+export function requestContext(request: Request): RequestContext {
+  const context = contexts.get(request);
+  if (!context) throw new ApiError(401, "authentication_error", "Missing Authorization header");
+  return context;
+}
+
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
+/** The presented key: `Authorization: Bearer KEY`, then `x-api-key`, then `?api_key=` (for WebSockets). */
+export function presentedKey(request: Request): string | undefined {
+  const authorization = request.headers.get("authorization");
+  if (authorization !== null) {
+    const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization);
+    return match ? match[1]! : "";
+  }
+  const header = request.headers.get("x-api-key");
+  if (header !== null) return header.trim();
+  const url = request.url;
+  if (url.includes("api_key=")) {
+    const value = new URL(url).searchParams.get("api_key");
+    if (value !== null) return value;
+  }
+  return undefined;
+}
+
+export function createGate(deps: GateDeps) {
+  return new Elysia({ name: "auth-gate" }).onRequest(({ request, set, server }) => {
+    const incoming = request.headers.get("x-request-id");
+    const requestId = incoming !== null && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    set.headers["x-request-id"] = requestId;
+
+    const length = request.headers.get("content-length");
+    if (length !== null && Number(length) > deps.maxBodyBytes) {
+      return tooLarge(deps.maxBodyBytes).toResponse({ "x-request-id": requestId, connection: "close" });
+    }
+
+    const path = pathOf(request.url);
+    if (!path.startsWith("/v1/") && path !== "/v1") return;
+
+    const key = presentedKey(request);
+    const address = server?.requestIP(request)?.address;
+    if (key === undefined || key === "") {
+      deps.onRefusal?.({ reason: "missing_key", address, path });
+      const error = key === undefined ? missingAuthorization() : invalidKey();
+      return error.toResponse({ "x-request-id": requestId });
+    }
+    const principal = deps.auth.authenticate(key);
+    if (!principal) {
+      deps.onRefusal?.({ reason: "invalid_key", address, path });
+      return invalidKey().toResponse({ "x-request-id": requestId });
+    }
+
+    const decision = deps.limiter.check(principal.keyId, principal.permissions.rate_limit);
+    const rateHeaders = {
+      "x-ratelimit-limit": String(decision.limit),
+      "x-ratelimit-remaining": String(decision.remaining),
+      "x-ratelimit-reset": String(decision.resetAt),
+    };
+    Object.assign(set.headers, rateHeaders);
+    if (!decision.allowed) {
+      deps.onRefusal?.({ reason: "rate_limited", keyId: principal.keyId, address, path });
+      return rateLimited(decision.retryAfter).toResponse({ ...rateHeaders, "x-request-id": requestId });
+    }
+    deps.lastUsed.mark(principal.keyId, Date.now());
+    contexts.set(request, { requestId, principal, rateRemaining: decision.remaining });
+  });
+}
