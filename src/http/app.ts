@@ -1,0 +1,26 @@
+// The Elysia application: the gate, the error shape, and one plugin per route group.
+import { Elysia } from "elysia";
+import { createErrorHandler } from "./error-handler.ts";
+import { createGate, type GateDeps } from "./gate.ts";
+import { docsRoutes } from "./routes/docs.ts";
+import { healthRoutes, type HealthReport } from "./routes/health.ts";
+import { keysRoutes } from "./routes/keys.ts";
+import { modelsRoutes } from "./routes/models.ts";
+
+export interface AppDeps extends GateDeps {
+  version: string;
+  health: () => HealthReport | Promise<HealthReport>;
+  logUnexpected: (error: unknown, request: Request) => void;
+}
+
+export function createApp(deps: AppDeps) {
+  return new Elysia({ serve: { maxRequestBodySize: deps.maxBodyBytes } })
+    .use(createErrorHandler(deps))
+    .use(createGate(deps))
+    .use(docsRoutes(deps.version))
+    .use(healthRoutes(deps.health))
+    .use(modelsRoutes)
+    .use(keysRoutes);
+}
+
+export type App = ReturnType<typeof createApp>;
