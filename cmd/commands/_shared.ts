@@ -34,12 +34,35 @@ export function rejectUnknownFlags(rawArgs: readonly string[], argsDef: ArgsDef)
     const alias = "alias" in def ? def.alias : undefined;
     for (const a of alias === undefined ? [] : Array.isArray(alias) ? alias : [alias]) known.add(a);
   }
-  for (const raw of rawArgs) {
+  const positionals = Object.values(argsDef).filter((def) => def.type === "positional").length;
+  let seenPositionals = 0;
+  for (let i = 0; i < rawArgs.length; i++) {
+    const raw = rawArgs[i]!;
     if (raw === "--") break;
-    if (!raw.startsWith("-") || raw === "-" || /^-\d/.test(raw)) continue;
-    const name = raw.replace(/^--?/, "").split("=")[0]!;
-    if (!known.has(name)) throw new UserError(`unknown option '${raw.split("=")[0]}' (see --help)`);
+    if (!raw.startsWith("-") || raw === "-" || /^-\d/.test(raw)) {
+      if (++seenPositionals > positionals) throw new UserError(`unexpected argument '${raw}' (see --help)`);
+      continue;
+    }
+    const [flag, inlineValue] = splitFlag(raw);
+    if (!known.has(flag)) throw new UserError(`unknown option '--${flag}' (see --help)`);
+    const def = argsDef[flag] ?? argsDef[camel(flag)];
+    if (def && (def.type === "string" || def.type === "enum") && inlineValue === undefined) {
+      // "--name --profile pro" would otherwise make "--profile" the name and drop the profile.
+      const next = rawArgs[i + 1];
+      if (next === undefined || (next.startsWith("--") && next !== "--")) throw new UserError(`--${flag} needs a value (write --${flag}=VALUE for a value starting with --)`);
+      i++;
+    }
   }
+}
+
+function splitFlag(raw: string): [string, string | undefined] {
+  const body = raw.replace(/^--?/, "");
+  const eq = body.indexOf("=");
+  return eq < 0 ? [body, undefined] : [body.slice(0, eq), body.slice(eq + 1)];
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 function kebab(name: string): string {

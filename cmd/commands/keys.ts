@@ -93,7 +93,7 @@ const list = defineCommand({
 const permissionsArgs = {
   ...dbArg,
   key: { type: "positional", description: "the key, or its id from 'keys list'", required: true },
-  "set-profile": { type: "string", description: "reset every permission to a tier: free | pro | enterprise", valueHint: "NAME" },
+  "set-profile": { type: "string", description: "reset permissions to a tier (an explicit rate limit is kept): free | pro | enterprise", valueHint: "NAME" },
   "max-cost": { type: "string", description: "USD a single task may spend", valueHint: "USD" },
   "allowed-tools": { type: "string", description: "comma list of tools, or *", valueHint: "LIST" },
   "blocked-tools": { type: "string", description: "comma list of tools never offered", valueHint: "LIST" },
@@ -141,7 +141,7 @@ export function describePermissions(info: KeyInfo): string {
   return [
     `Key ${info.id} (${info.masked_key}), project ${info.project_id}, ${info.status}`,
     `  profile:          ${info.profile}`,
-    `  tools allowed:    ${names(p.allowed_tools)}`,
+    `  tools allowed:    ${p.allowed_tools.includes(ALL) ? (p.blocked_tools.length ? "all but the blocked" : "all") : names(p.allowed_tools.filter((t) => !p.blocked_tools.includes(t)))}`,
     `  tools blocked:    ${names(p.blocked_tools)}`,
     `  agents allowed:   ${names(p.allowed_agents)}`,
     `  skills allowed:   ${names(p.allowed_skills)}`,

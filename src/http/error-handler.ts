@@ -44,7 +44,9 @@ function parseReason(error: unknown): string {
 }
 
 function validationError(error: ValidationError): ApiError {
-  const first = error.all[0] as { path?: string; summary?: string; message?: string } | undefined;
+  // The shallowest complaint is the one a caller can act on ("messages must be an array", not its items').
+  const all = error.all as { path?: string; summary?: string; message?: string }[];
+  const first = [...all].sort((a, b) => (a.path ?? "").split("/").length - (b.path ?? "").split("/").length)[0];
   const where = error.type === "body" ? "body" : error.type;
   if (!first) return badRequest(`Invalid request ${where}`);
   const path = (first.path ?? "").replace(/^\//, "").replaceAll("/", ".");

@@ -10,6 +10,7 @@ export type ErrorType =
   | "overloaded_error"
   | "upstream_error"
   | "timeout_error"
+  | "budget_exceeded_error"
   | "api_error";
 
 export interface ErrorBody {

@@ -1,6 +1,8 @@
 // Reads and changes a key's permission profile (the seed's PermissionManager).
 import { AuthManager, type KeyInfo, type ManagerOptions } from "../auth/manager.ts";
 import {
+  PROFILES,
+  isProfileName,
   parseStoredPermissions,
   profileDefaults,
   validatePatch,
@@ -20,10 +22,17 @@ export class PermissionManager {
     return parseStoredPermissions(row.permissions, row.profile);
   }
 
-  /** Replaces every permission with the tier's defaults. */
+  /**
+   * Replaces every permission with the tier's defaults, except a rate limit the key was given explicitly
+   * (one that differs from its current tier's default): the seed sets it at creation, then applies a profile.
+   */
   applyDefaultProfile(key: string, profile: string): KeyInfo {
     const row = this.auth.find(key);
     const permissions = profileDefaults(profile);
+    const current = parseStoredPermissions(row.permissions, row.profile);
+    if (isProfileName(row.profile) && current.rate_limit !== PROFILES[row.profile].rate_limit) {
+      permissions.rate_limit = current.rate_limit;
+    }
     this.auth.keys.setPermissions(row.id, profile, JSON.stringify(permissions));
     this.auth.invalidate();
     return this.auth.info(row.id);

@@ -1,39 +1,26 @@
-// The names a profile may use for Claude Code's built-in tools (as the CLI's --tools flag spells them).
-// Agents and skills are not listed here: they are governed by allowed_agents / allowed_skills, which decide
-// whether the model is offered the Agent and Skill tools at all.
-export const CLAUDE_TOOLS = [
-  "Bash",
-  "BashOutput",
-  "Edit",
-  "Glob",
-  "Grep",
-  "KillShell",
-  "NotebookEdit",
-  "Read",
-  "TodoWrite",
-  "WebFetch",
-  "WebSearch",
-  "Write",
-] as const;
+// The tool names a profile may use: Claude Code's built-ins (src/claude/tools.ts is the source of truth).
+// Agents and skills are governed by allowed_agents / allowed_skills, which decide whether the model is offered
+// the Agent and Skill tools at all.
+import { AGENT_TOOL_INIT_NAME, AGENT_TOOL_WIRE_NAME, BUILTIN_TOOLS, SKILL_TOOL, TOOL_ALIASES } from "../claude/tools.ts";
 
-/** Tools that reach agents and skills; a profile names them through allowed_agents / allowed_skills. */
-export const AGENT_TOOL = "Agent";
-export const AGENT_TOOL_ALIAS = "Task"; // what the CLI's init message calls the agent tool
-export const SKILL_TOOL = "Skill";
+export const AGENT_TOOL = AGENT_TOOL_WIRE_NAME;
+export { SKILL_TOOL };
 
-export type ClaudeTool = (typeof CLAUDE_TOOLS)[number];
+/** Built-in tools a profile lists by name (the agent and skill tools excepted), as `--tools` spells them. */
+export const CLAUDE_TOOLS: readonly string[] = BUILTIN_TOOLS.filter((name) => name !== AGENT_TOOL_INIT_NAME && name !== SKILL_TOOL);
 
-const KNOWN = new Set<string>([...CLAUDE_TOOLS, AGENT_TOOL, AGENT_TOOL_ALIAS, SKILL_TOOL]);
-
-export function isKnownTool(name: string): boolean {
-  return KNOWN.has(name);
+const CANONICAL = new Map<string, string>();
+for (const name of CLAUDE_TOOLS) CANONICAL.set(name.toLowerCase(), name);
+CANONICAL.set(AGENT_TOOL.toLowerCase(), AGENT_TOOL);
+CANONICAL.set(AGENT_TOOL_INIT_NAME.toLowerCase(), AGENT_TOOL);
+CANONICAL.set(SKILL_TOOL.toLowerCase(), SKILL_TOOL);
+for (const [alias, target] of Object.entries(TOOL_ALIASES)) {
+  if (target !== AGENT_TOOL_INIT_NAME) CANONICAL.set(alias.toLowerCase(), target);
 }
 
-/** The canonical spelling of a tool name, case-insensitively ("bash" → "Bash"); undefined if unknown. */
+/** The canonical spelling of a tool name, case-insensitively ("bash" → "Bash", "Task" → "Agent"); undefined if unknown. */
 export function canonicalTool(name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (const known of KNOWN) if (known.toLowerCase() === lower) return known === AGENT_TOOL_ALIAS ? AGENT_TOOL : known;
-  return undefined;
+  return CANONICAL.get(name.toLowerCase());
 }
 
 // Agent and skill names reach the CLI's argv and deny rules: keep them to a safe alphabet.

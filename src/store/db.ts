@@ -23,9 +23,10 @@ export function openStore(path: string): Store {
     throw new StoreError(`cannot open database ${path}: ${reason(err)}`);
   }
   try {
+    // First, so that every later statement waits for a concurrent opener instead of failing "locked".
+    db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
-    db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA foreign_keys = ON");
     migrate(db);
   } catch (err) {
@@ -66,18 +67,23 @@ function restrictMode(path: string): void {
   }
 }
 
+function schemaVersion(db: Database): number {
+  const version = db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
+  if (version > MIGRATIONS.length) {
+    throw new Error(`schema version ${version} is newer than this claude-api (${MIGRATIONS.length}); upgrade claude-api`);
+  }
+  return version;
+}
+
 function migrate(db: Database): void {
-  const current = db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
-  if (current > MIGRATIONS.length) {
-    throw new Error(`schema version ${current} is newer than this claude-api (${MIGRATIONS.length}); upgrade claude-api`);
-  }
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    const step = MIGRATIONS[version]!;
-    db.transaction(() => {
-      db.exec(step);
+  if (schemaVersion(db) === MIGRATIONS.length) return;
+  // Several processes may open a new file at once: read the version again under the write lock.
+  db.transaction(() => {
+    for (let version = schemaVersion(db); version < MIGRATIONS.length; version++) {
+      db.exec(MIGRATIONS[version]!);
       db.exec(`PRAGMA user_version = ${version + 1}`);
-    }).immediate();
-  }
+    }
+  }).immediate();
 }
 
 function reason(err: unknown): string {

@@ -1,6 +1,6 @@
 // GET /v1/models: the models this gateway accepts, in OpenAI's list shape.
 import { Elysia, t } from "elysia";
-import { ACCEPTED_MODELS } from "../../policy/models.ts";
+import { ACCEPTED_MODELS } from "../../claude/models.ts";
 import { authErrors } from "../schemas.ts";
 
 // Built once: the list never changes while the server runs, and this is the benchmarked hot path.

@@ -1,0 +1,140 @@
+// The usage table: one row per request that reached the runner. Rows are queued in memory and written in
+// batches so a response never waits on the disk; readers flush first, so what they see is complete.
+import type { Database } from "bun:sqlite";
+
+export interface UsageRecord {
+  request_id: string;
+  key_id: string;
+  project_id: string;
+  endpoint: string;
+  model: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_tokens: number;
+  cache_read_tokens: number;
+  cost_usd: number;
+  duration_ms: number;
+  status: string;
+  http_status: number | null;
+  error: string | null;
+  created_at: number;
+}
+
+export interface UsageFilter {
+  projectId?: string;
+  keyId?: string;
+  since?: number;
+  until?: number;
+}
+
+export interface UsageTotals {
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_tokens: number;
+  cache_read_tokens: number;
+  cost_usd: number;
+}
+
+export interface UsageGroup extends UsageTotals {
+  group: string;
+}
+
+const TOTALS = `COUNT(*) AS requests,
+  COALESCE(SUM(status != 'success'), 0) AS errors,
+  COALESCE(SUM(input_tokens), 0) AS input_tokens,
+  COALESCE(SUM(output_tokens), 0) AS output_tokens,
+  COALESCE(SUM(cache_creation_tokens), 0) AS cache_creation_tokens,
+  COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
+  COALESCE(SUM(cost_usd), 0) AS cost_usd`;
+
+const GROUP_COLUMNS = { model: "COALESCE(model, '')", key: "key_id", project: "project_id", endpoint: "endpoint", status: "status" } as const;
+export type UsageGrouping = keyof typeof GROUP_COLUMNS;
+
+export class UsageStore {
+  private queue: UsageRecord[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly insert;
+
+  constructor(
+    private readonly db: Database,
+    private readonly flushDelayMs = 200,
+    private readonly onError?: (error: unknown) => void,
+  ) {
+    this.insert = db.query(
+      `INSERT INTO usage (request_id, key_id, project_id, endpoint, model, input_tokens, output_tokens,
+         cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms, status, http_status, error, created_at)
+       VALUES ($request_id, $key_id, $project_id, $endpoint, $model, $input_tokens, $output_tokens,
+         $cache_creation_tokens, $cache_read_tokens, $cost_usd, $duration_ms, $status, $http_status, $error, $created_at)`,
+    );
+  }
+
+  record(row: UsageRecord): void {
+    this.queue.push(row);
+    if (this.queue.length >= 256) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushDelayMs);
+  }
+
+  /** Writes queued rows; false if the database refused them (they stay queued and are retried). Never throws. */
+  flush(): boolean {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.queue.length === 0) return true;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      this.db.transaction(() => {
+        for (const row of batch) this.insert.run(row as unknown as Record<string, string | number | null>);
+      })();
+      return true;
+    } catch (err) {
+      // Busy or failing database: keep the rows and retry; usage is billing data and must not be dropped.
+      this.queue = batch.concat(this.queue);
+      this.timer = setTimeout(() => this.flush(), this.flushDelayMs * 5);
+      this.onError?.(err);
+      return false;
+    }
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  totals(filter: UsageFilter): UsageTotals {
+    this.flush();
+    const { where, params } = whereClause(filter);
+    return this.db.query<UsageTotals, typeof params>(`SELECT ${TOTALS} FROM usage ${where}`).get(...params)!;
+  }
+
+  grouped(filter: UsageFilter, by: UsageGrouping): UsageGroup[] {
+    this.flush();
+    const { where, params } = whereClause(filter);
+    const column = GROUP_COLUMNS[by];
+    return this.db
+      .query<UsageGroup, typeof params>(`SELECT ${column} AS "group", ${TOTALS} FROM usage ${where} GROUP BY 1 ORDER BY cost_usd DESC, 1`)
+      .all(...params);
+  }
+}
+
+function whereClause(filter: UsageFilter): { where: string; params: (string | number)[] } {
+  const clauses: string[] = [];
+  const params: (string | number)[] = [];
+  if (filter.projectId !== undefined) {
+    clauses.push("project_id = ?");
+    params.push(filter.projectId);
+  }
+  if (filter.keyId !== undefined) {
+    clauses.push("key_id = ?");
+    params.push(filter.keyId);
+  }
+  if (filter.since !== undefined) {
+    clauses.push("created_at >= ?");
+    params.push(filter.since);
+  }
+  if (filter.until !== undefined) {
+    clauses.push("created_at < ?");
+    params.push(filter.until);
+  }
+  return { where: clauses.length ? `WHERE ${clauses.join(" AND ")}` : "", params };
+}
