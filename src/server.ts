@@ -112,6 +112,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       }),
     onRefusal: (event) => log.info("auth_refused", event),
     runs,
+    usage,
+    timezone: config.timezone,
     denyPaths: [config.dbPath, `${config.dbPath}-wal`, `${config.dbPath}-shm`],
   });
 

@@ -7,8 +7,9 @@ import { healthRoutes, type HealthReport } from "./routes/health.ts";
 import { keysRoutes } from "./routes/keys.ts";
 import { modelsRoutes } from "./routes/models.ts";
 import { chatRoutes, type ChatDeps } from "./routes/chat.ts";
+import { usageRoutes, type UsageDeps } from "./routes/usage.ts";
 
-export interface AppDeps extends GateDeps, ChatDeps {
+export interface AppDeps extends GateDeps, ChatDeps, UsageDeps {
   version: string;
   health: () => HealthReport | Promise<HealthReport>;
   logUnexpected: (error: unknown, request: Request) => void;
@@ -23,7 +24,8 @@ export function createApp(deps: AppDeps) {
     .use(healthRoutes(deps.health))
     .use(modelsRoutes)
     .use(keysRoutes)
-    .use(chatRoutes(deps));
+    .use(chatRoutes(deps))
+    .use(usageRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

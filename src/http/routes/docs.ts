@@ -40,6 +40,8 @@ export function docsRoutes(version: string) {
             { name: "health", description: "Liveness and dependencies (no key needed)" },
             { name: "models", description: "Models this gateway accepts" },
             { name: "keys", description: "The calling key" },
+            { name: "chat", description: "OpenAI-compatible chat completions answered by Claude Code" },
+            { name: "usage", description: "Metered usage of the caller's project" },
           ],
         },
       }),
