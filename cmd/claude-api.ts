@@ -11,13 +11,17 @@ import { VERSION } from "../src/version.ts";
 import { UserError } from "./commands/_shared.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { serveCommand } from "./commands/serve.ts";
+import { usageCommand } from "./commands/usage.ts";
+import { auditCommand } from "./commands/audit.ts";
+import { projectsCommand } from "./commands/projects.ts";
+import { BudgetInputError } from "../src/limits/budget.ts";
 
 const main = defineCommand({
   meta: { name: "claude-api", version: VERSION, description: "Claude Code as a self-hosted, multi-tenant API" },
-  subCommands: { serve: serveCommand, keys: keysCommand },
+  subCommands: { serve: serveCommand, keys: keysCommand, usage: usageCommand, projects: projectsCommand, audit: auditCommand },
 });
 
-const EXPECTED = [UserError, ConfigError, KeyNotFoundError, PermissionInputError, StoreError, ListenError, DurationError];
+const EXPECTED = [UserError, ConfigError, KeyNotFoundError, PermissionInputError, StoreError, ListenError, DurationError, BudgetInputError];
 
 async function commandFor(rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
   let command: CommandDef = main;

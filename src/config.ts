@@ -22,6 +22,8 @@ export interface Config {
   /** IANA zone in which usage periods (day/week/month) are calendar-aligned. */
   timezone: string;
   metrics: boolean;
+  /** Audit entries older than this are pruned. */
+  auditRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -80,6 +82,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = 
     logLevel: logLevel as Config["logLevel"],
     timezone,
     metrics: metrics === undefined ? true : !["0", "false", "no", "off"].includes(metrics.toLowerCase()),
+    auditRetentionDays: int("auditRetentionDays", "CLAUDE_API_AUDIT_RETENTION_DAYS", 90, 1, 36_500),
   };
 }
 

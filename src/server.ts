@@ -1,17 +1,23 @@
-// Wires the parts of a running gateway together: store → auth → limits → HTTP app; and takes them down cleanly.
+// Wires the parts of a running gateway together: store → auth → limits → runs → HTTP app; takes them down cleanly.
+import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { AuthManager } from "./auth/manager.ts";
 import { LastUsedTracker } from "./auth/last-used.ts";
-import { RateLimiter } from "./limits/rate-limiter.ts";
+import { probeClaude, type ClaudeProbe } from "./claude/probe.ts";
 import { createApp } from "./http/app.ts";
+import type { ApiError } from "./http/errors.ts";
+import { keyIdOf, requestContext, requestIdOf } from "./http/gate.ts";
 import type { HealthReport } from "./http/routes/health.ts";
+import { BudgetGate } from "./limits/budget.ts";
+import { RateLimiter } from "./limits/rate-limiter.ts";
+import { KeySlots, ProcessSlots } from "./limits/slots.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./observe/metrics.ts";
+import { RunService } from "./runs/service.ts";
+import { AuditLog } from "./store/audit.ts";
+import { BudgetStore } from "./store/budgets.ts";
 import { openStore } from "./store/db.ts";
 import { UsageStore } from "./store/usage.ts";
-import { KeySlots, ProcessSlots } from "./limits/slots.ts";
-import { RunService } from "./runs/service.ts";
-import { probeClaude, type ClaudeProbe } from "./claude/probe.ts";
-import { join } from "node:path";
 import { VERSION } from "./version.ts";
 
 export interface RunningServer {
@@ -22,24 +28,28 @@ export interface RunningServer {
 
 export class ListenError extends Error {}
 
+const PROBE_INTERVAL_MS = 30_000;
+const PRUNE_INTERVAL_MS = 6 * 3_600_000;
+
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const store = openStore(config.dbPath);
-  const auth = new AuthManager({ store });
-  const limiter = new RateLimiter();
+  const writeFailed = (what: string) => (error: unknown) => log.error(`${what}_write_failed`, { error: String(error) });
+  const audit = new AuditLog(store.db, 200, writeFailed("audit"));
+  const auth = new AuthManager({ store, audit });
+  const usage = new UsageStore(store.db, 200, writeFailed("usage"));
   const lastUsed = new LastUsedTracker(auth.keys);
-  const startedAt = Date.now();
-  const usage = new UsageStore(store.db, 200, (error) => log.error("usage_write_failed", { error: String(error) }));
+  const metrics = new Metrics();
   const processSlots = new ProcessSlots(config.maxProcesses, config.maxQueue);
+  const startedAt = Date.now();
 
-  // The CLI is probed at startup and again (at most every 30 s) when a request finds it missing or /health asks,
-  // so installing Claude Code on a running server needs no restart.
+  // The CLI is probed at startup and again (at most every 30 s) while it is missing, so installing Claude Code
+  // on a running server needs no restart.
   let probe: ClaudeProbe = await probeClaude(config.claudeBin, { configDir: config.claudeConfigDir });
   let probedAt = Date.now();
   const reprobe = async () => {
-    if (Date.now() - probedAt < 30_000) return probe;
+    if (Date.now() - probedAt < PROBE_INTERVAL_MS) return;
     probedAt = Date.now();
     probe = await probeClaude(config.claudeBin, { configDir: config.claudeConfigDir });
-    return probe;
   };
   if (!probe.ok) {
     log.warn("claude_unavailable", {
@@ -50,7 +60,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   } else if (!probe.credentials.configured) {
     log.warn("claude_without_credentials", {
       bin: probe.path,
-      fix: "set ANTHROPIC_API_KEY (or Bedrock/Vertex settings) in the server's environment; requests will fail upstream until then",
+      fix: "set ANTHROPIC_API_KEY (or Bedrock/Vertex settings) in the server's environment; requests fail upstream until then",
     });
   }
 
@@ -67,11 +77,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     keySlots: new KeySlots(),
     usage,
     log,
+    metrics,
+    budgets: new BudgetGate(new BudgetStore(store.db), usage, config.timezone),
+    audit,
     claudeFound: () => {
       if (!probe.ok) void reprobe();
       return probe.ok;
     },
   });
+  metrics.gauge("claude_api_cli_processes", "Live claude processes.", () => processSlots.live);
+  metrics.gauge("claude_api_cli_process_limit", "Most claude processes at once.", () => processSlots.max);
+  metrics.gauge("claude_api_queue_depth", "Requests waiting for a claude process.", () => processSlots.queued);
 
   const health = async (): Promise<HealthReport> => {
     if (!probe.ok) await reprobe();
@@ -93,28 +109,66 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         credentials: probe.credentials.configured,
         ...(probe.error ? { error: probe.error } : {}),
       },
-      processes: { live: runs.live, max: config.maxProcesses, queued: runs.queued, max_queue: config.maxQueue },
+      processes: { live: processSlots.live, max: processSlots.max, queued: processSlots.queued, max_queue: processSlots.maxQueue },
     };
+  };
+
+  const auditRefusal = (error: ApiError, request: Request) => {
+    const type =
+      error.status === 403
+        ? "permission_denied"
+        : error.type === "insufficient_quota"
+          ? "budget_refused"
+          : error.options.code === "concurrency_limit"
+            ? "concurrency_limited"
+            : undefined;
+    if (!type) return;
+    let principal;
+    try {
+      principal = requestContext(request).principal;
+    } catch {
+      return;
+    }
+    audit.record({
+      type,
+      keyId: principal.keyId,
+      projectId: principal.projectId,
+      requestId: requestIdOf(request),
+      detail: { path: new URL(request.url).pathname, message: error.message, ...(error.options.param ? { param: error.options.param } : {}) },
+    });
   };
 
   const app = createApp({
     auth,
-    limiter,
+    limiter: new RateLimiter(),
     lastUsed,
     maxBodyBytes: config.maxBodyBytes,
     version: VERSION,
     health,
-    logUnexpected: (error, request) =>
-      log.error("unexpected_error", {
-        request_id: request.headers.get("x-request-id") ?? undefined,
-        method: request.method,
-        error: error instanceof Error ? error.stack ?? error.message : String(error),
-      }),
-    onRefusal: (event) => log.info("auth_refused", event),
     runs,
     usage,
     timezone: config.timezone,
     denyPaths: [config.dbPath, `${config.dbPath}-wal`, `${config.dbPath}-shm`],
+    metrics: config.metrics ? metrics : undefined,
+    log,
+    keyIdOf,
+    requestIdOf,
+    logUnexpected: (error, request) =>
+      log.error("unexpected_error", {
+        request_id: requestIdOf(request),
+        method: request.method,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      }),
+    onRefusal: (event) =>
+      audit.record({
+        type: event.reason === "rate_limited" ? "rate_limited" : "auth_failed",
+        keyId: event.keyId,
+        projectId: event.projectId,
+        address: event.address,
+        requestId: event.requestId,
+        detail: { reason: event.reason, path: event.path, ...(event.keyStatus ? { key_status: event.keyStatus } : {}) },
+      }),
+    onErrorResponse: auditRefusal,
   });
 
   try {
@@ -130,16 +184,25 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     );
   }
   lastUsed.start();
+  const prune = () => {
+    const removed = audit.prune(Date.now() - config.auditRetentionDays * 86_400_000);
+    if (removed > 0) log.info("audit_pruned", { removed, retention_days: config.auditRetentionDays });
+  };
+  prune();
+  const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
+  pruneTimer.unref?.();
+
   const server = app.server!;
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
-
   return {
     url,
     port: server.port ?? config.port,
     async stop() {
+      clearInterval(pruneTimer);
       await app.stop();
       lastUsed.stop();
       usage.flush();
+      audit.flush();
       store.close();
     },
   };

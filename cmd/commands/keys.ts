@@ -3,6 +3,8 @@ import { defineCommand, type ArgsDef } from "citty";
 import type { KeyInfo } from "../../src/auth/manager.ts";
 import { ALL, profileDefaults, validatePatch, type Permissions } from "../../src/policy/permissions.ts";
 import { parseDuration } from "../../src/util/duration.ts";
+import { validateBudget } from "../../src/limits/budget.ts";
+import { changeBudget, describeBudget } from "./budget.ts";
 import { UserError, dbArg, jsonArg, money, openManagers, printJson, rejectUnknownFlags, table } from "./_shared.ts";
 
 /** A flag given without its value ("--rate-limit" at the end) arrives as ""; that is a mistake, not "unset". */
@@ -102,6 +104,10 @@ const permissionsArgs = {
   timeout: { type: "string", description: "seconds a task may run", valueHint: "SECONDS" },
   "rate-limit": { type: "string", description: "requests per minute", valueHint: "N" },
   "max-concurrent": { type: "string", description: "requests running at once", valueHint: "N" },
+  budget: { type: "string", description: "spending cap in USD per budget period", valueHint: "USD" },
+  "budget-period": { type: "string", description: "day | week | month (default month)", valueHint: "PERIOD" },
+  "budget-warn-at": { type: "string", description: "share of the cap that warns (default 0.8)", valueHint: "RATIO" },
+  "clear-budget": { type: "boolean", description: "remove the key's spending cap" },
   ...jsonArg,
 } as const satisfies ArgsDef;
 
@@ -128,10 +134,21 @@ const permissions = defineCommand({
     // Validate the whole change before writing any of it: a bad flag changes nothing.
     if (profile !== undefined) profileDefaults(profile);
     validatePatch(patch);
+    const budgetChange = {
+      set: given(args.budget, "--budget"),
+      period: given(args["budget-period"], "--budget-period"),
+      warnAt: given(args["budget-warn-at"], "--budget-warn-at"),
+      clear: args["clear-budget"] === true,
+    };
+    if (budgetChange.set !== undefined || budgetChange.period !== undefined || budgetChange.warnAt !== undefined) {
+      validateBudget(budgetChange.set ?? 1, budgetChange.period ?? "month", budgetChange.warnAt ?? 0.8);
+    }
     if (profile !== undefined) info = perms.applyDefaultProfile(info.id, profile);
     if (Object.keys(patch).length > 0) info = perms.setProfile(info.id, patch);
-    if (args.json) return printJson(publicView(info));
+    const budget = changeBudget(perms.auth.store, "key", info.id, budgetChange);
+    if (args.json) return printJson({ ...publicView(info), budget });
     process.stdout.write(describePermissions(info));
+    process.stdout.write(`  budget:           ${describeBudget(perms.auth.store, budget, args.db)}\n`);
   },
 });
 

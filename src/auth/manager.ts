@@ -2,6 +2,7 @@
 import { resolveConfig } from "../config.ts";
 import { openStore, type Store } from "../store/db.ts";
 import { KeyStore, type KeyRow } from "../store/keys.ts";
+import { AuditLog } from "../store/audit.ts";
 import {
   PermissionInputError,
   parseStoredPermissions,
@@ -59,6 +60,8 @@ export interface ManagerOptions {
   store?: Store;
   dbPath?: string;
   now?: () => number;
+  /** Where key changes are recorded (default: written at once to the same database). */
+  audit?: AuditLog;
 }
 
 const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -101,6 +104,7 @@ export function keyInfo(row: KeyRow, now: number): KeyInfo {
 export class AuthManager {
   readonly store: Store;
   readonly keys: KeyStore;
+  readonly audit: AuditLog;
   private readonly now: () => number;
   // Positive lookups, dropped whenever another connection (the keys CLI) commits; see authenticate().
   private readonly cache = new Map<string, KeyRow>();
@@ -109,6 +113,7 @@ export class AuthManager {
   constructor(options: ManagerOptions = {}) {
     this.store = options.store ?? openStore(options.dbPath ?? resolveConfig().dbPath);
     this.keys = new KeyStore(this.store.db);
+    this.audit = options.audit ?? new AuditLog(this.store.db);
     this.now = options.now ?? Date.now;
   }
 
@@ -141,7 +146,9 @@ export class AuthManager {
         created_at: now,
         expires_at: options.expiresInMs === undefined ? null : now + options.expiresInMs,
       });
-      return { key, info: keyInfo(this.keys.findById(id)!, now) };
+      const info = keyInfo(this.keys.findById(id)!, now);
+      this.audit.record({ type: "key_created", keyId: id, projectId, detail: { profile, rate_limit: info.rate_limit, expires_at: info.expires_at } });
+      return { key, info };
     }
   }
 
@@ -169,6 +176,7 @@ export class AuthManager {
   revokeKey(ref: string): KeyInfo {
     const row = this.find(ref);
     this.keys.revoke(row.id, this.now());
+    this.audit.record({ type: "key_revoked", keyId: row.id, projectId: row.project_id });
     return this.info(row.id);
   }
 
@@ -187,7 +195,14 @@ export class AuthManager {
       this.keys.retire(old.id, now + graceMs, fresh.info.id);
       return fresh;
     }).immediate();
-    return { key: created.key, info: this.info(created.info.id), old: this.info(old.id) };
+    const oldInfo = this.info(old.id);
+    this.audit.record({
+      type: "key_rotated",
+      keyId: old.id,
+      projectId: old.project_id,
+      detail: { new_key_id: created.info.id, old_key_expires_at: oldInfo.expires_at },
+    });
+    return { key: created.key, info: this.info(created.info.id), old: oldInfo };
   }
 
   /**
@@ -210,6 +225,13 @@ export class AuthManager {
     }
     if (statusOf(row, this.now()) !== "active") return null;
     return principalOf(row);
+  }
+
+  /** For the audit of a refused key: the id and status of a known (revoked, expired) key; null for unknown ones. */
+  describeRejected(presented: string): { keyId: string; projectId: string; status: KeyStatus } | null {
+    if (!looksLikeKey(presented)) return null;
+    const row = this.keys.findByHash(hashKey(presented));
+    return row ? { keyId: row.id, projectId: row.project_id, status: statusOf(row, this.now()) } : null;
   }
 
   /** Our own writes do not move data_version; drop the cache explicitly after them. */

@@ -269,7 +269,7 @@ export class OutcomeBuilder {
 
     const fail = (status: RunStatus, error: RunError): RunOutcome => ({ ...base, status, error });
 
-    if (exit.spawnError) return fail(exit.spawnError.kind === "binary_not_found" ? "error" : "crashed", exit.spawnError);
+    if (exit.spawnError) return fail("error", exit.spawnError);
     if (exit.terminated === "cancelled") {
       return fail("cancelled", { kind: "cancelled", message: `run cancelled${exit.cancelReason ? `: ${exit.cancelReason}` : ""}` });
     }

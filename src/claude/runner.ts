@@ -2,12 +2,12 @@
 // process has exited. Knows nothing of HTTP.
 import { accessSync, constants } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { buildArgs, type ClaudeArgsSpec } from "./args.ts";
+import { buildArgs, InvalidRunSpecError, validateArgsSpec, type BuiltArgs, type ClaudeArgsSpec } from "./args.ts";
 import { buildChildEnv, type EnvLike } from "./env.ts";
 import { EventParser, type ClaudeEvent } from "./events.ts";
 import { interrupt, killRunProcesses } from "./kill.ts";
 import { OutcomeBuilder, type RunError, type RunOutcome } from "./outcome.ts";
-import { createRunDirs, listArtifacts, removeRunDir, writeRunFiles, type Artifact } from "./workspace.ts";
+import { createRunDirs, listArtifacts, removeRunDir, writeRunFiles, type Artifact, type RunDirs } from "./workspace.ts";
 
 export interface RunSpec extends ClaudeArgsSpec {
   /** The user's prompt: written to the CLI's stdin (no argv size limit, not visible in `ps`). */
@@ -132,15 +132,24 @@ function sleep(ms: number): Promise<void> {
  * something invalid on argv; every other failure, a missing binary included, arrives as the outcome.
  */
 export function startRun(spec: RunSpec, deps: RunnerDeps): RunHandle {
-  const dirs = createRunDirs(deps.workRoot);
-  let built;
+  validateArgsSpec(spec);
+  if (typeof spec.prompt !== "string") throw new InvalidRunSpecError("prompt", "prompt must be a string");
+
+  let dirs: RunDirs;
+  let built: BuiltArgs;
+  try {
+    dirs = createRunDirs(deps.workRoot);
+  } catch (e) {
+    return setupFailed(`could not create a workspace under '${deps.workRoot}': ${(e as Error).message}`);
+  }
   try {
     built = buildArgs(spec, { workspace: dirs.workspace, runDir: dirs.runDir });
+    writeRunFiles(dirs.runDir, built.files);
   } catch (e) {
     removeRunDir(dirs.runDir);
-    throw e;
+    if (e instanceof InvalidRunSpecError) throw e;
+    return setupFailed(`could not prepare the run: ${(e as Error).message}`);
   }
-  writeRunFiles(dirs.runDir, built.files);
 
   const marker = { name: RUN_MARKER_ENV, value: randomUUID() };
   const env = buildChildEnv({
@@ -306,6 +315,24 @@ export function startRun(spec: RunSpec, deps: RunnerDeps): RunHandle {
       terminate("cancelled", reason);
     },
   };
+}
+
+/** A run that could not even get a directory: no process, an outcome saying why. */
+function setupFailed(message: string): RunHandle {
+  const queue = new EventQueue();
+  queue.close();
+  const outcome = new OutcomeBuilder().finish({
+    exitCode: null,
+    signal: null,
+    stderrTail: "",
+    durationMs: 0,
+    workspace: "",
+    workspaceKept: false,
+    malformedLines: 0,
+    strayProcessesKilled: 0,
+    spawnError: { kind: "spawn_failed", message },
+  });
+  return { pid: undefined, workspace: "", events: queue, outcome: Promise.resolve(outcome), cancel() {} };
 }
 
 function spawnCli(bin: string, args: string[], cwd: string, env: Record<string, string>, prompt: string) {

@@ -1,5 +1,6 @@
 // The Elysia application: the gate, the error shape, and one plugin per route group.
 import { Elysia } from "elysia";
+import { Metrics as MetricsSink } from "../observe/metrics.ts";
 import { createErrorHandler } from "./error-handler.ts";
 import { createGate, type GateDeps } from "./gate.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -8,24 +9,38 @@ import { keysRoutes } from "./routes/keys.ts";
 import { modelsRoutes } from "./routes/models.ts";
 import { chatRoutes, type ChatDeps } from "./routes/chat.ts";
 import { usageRoutes, type UsageDeps } from "./routes/usage.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { createObserver } from "./observe.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import type { Logger } from "../log.ts";
+import type { ApiError } from "./errors.ts";
 
 export interface AppDeps extends GateDeps, ChatDeps, UsageDeps {
   version: string;
   health: () => HealthReport | Promise<HealthReport>;
   logUnexpected: (error: unknown, request: Request) => void;
+  onErrorResponse?: (error: ApiError, request: Request) => void;
+  /** Undefined: no /metrics route (--no-metrics); requests are still logged. */
+  metrics: Metrics | undefined;
+  log: Logger;
+  keyIdOf: (request: Request) => string | undefined;
+  requestIdOf: (request: Request) => string | undefined;
 }
 
 export function createApp(deps: AppDeps) {
+  const observer = createObserver({ ...deps, metrics: deps.metrics ?? new MetricsSink() });
   // Bun's own cap answers with a bare 413; keep it as a backstop far above ours so the gate answers in our shape.
-  return new Elysia({ serve: { maxRequestBodySize: deps.maxBodyBytes * 16 } })
+  const app = new Elysia({ serve: { maxRequestBodySize: deps.maxBodyBytes * 16 } })
+    .use(observer.plugin)
     .use(createErrorHandler(deps))
-    .use(createGate(deps))
+    .use(createGate({ ...deps, onGateResponse: (request, status, keyId) => observer.finish(request, "(gate)", status, keyId) }))
     .use(docsRoutes(deps.version))
     .use(healthRoutes(deps.health))
     .use(modelsRoutes)
     .use(keysRoutes)
     .use(chatRoutes(deps))
     .use(usageRoutes(deps));
+  return deps.metrics ? app.use(metricsRoutes(deps.metrics)) : app;
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -6,6 +6,8 @@ import { ApiError, badRequest, notFound, tooLarge } from "./errors.ts";
 export interface ErrorHandlerDeps {
   maxBodyBytes: number;
   logUnexpected: (error: unknown, request: Request) => void;
+  /** Told of every error answered (for the audit of refusals). */
+  onErrorResponse?: (error: ApiError, request: Request) => void;
 }
 
 export function createErrorHandler(deps: ErrorHandlerDeps) {
@@ -13,6 +15,7 @@ export function createErrorHandler(deps: ErrorHandlerDeps) {
     .error({ ApiError })
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const apiError = toApiError(code, error, request, deps);
+      deps.onErrorResponse?.(apiError, request);
       for (const [name, value] of Object.entries(apiError.options.headers ?? {})) set.headers[name] = value;
       set.status = apiError.status;
       set.headers["content-type"] = "application/json";

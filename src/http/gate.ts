@@ -19,11 +19,33 @@ export interface GateDeps {
   lastUsed: LastUsedTracker;
   maxBodyBytes: number;
   /** Told of each refusal (for the audit log); never given the key. */
-  onRefusal?: (event: { reason: "missing_key" | "invalid_key" | "rate_limited"; keyId?: string; address?: string; path: string }) => void;
+  onRefusal?: (event: {
+    reason: "missing_key" | "invalid_key" | "rate_limited";
+    keyId?: string;
+    projectId?: string;
+    /** For invalid keys that are ours: revoked or expired. */
+    keyStatus?: string;
+    address?: string;
+    path: string;
+    requestId: string;
+  }) => void;
+  /** Told of each response the gate answers itself (they skip Elysia's after-response hooks). */
+  onGateResponse?: (request: Request, status: number, keyId?: string) => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const contexts = new WeakMap<Request, RequestContext>();
+const requestIds = new WeakMap<Request, string>();
+
+/** The request's id (echoed from X-Request-Id when well-formed, else generated); set for every request. */
+export function requestIdOf(request: Request): string | undefined {
+  return requestIds.get(request);
+}
+
+/** The key id of an authenticated request, for logs. */
+export function keyIdOf(request: Request): string | undefined {
+  return contexts.get(request)?.principal.keyId;
+}
 
 /** The authenticated context of a /v1 request; set by the gate before any handler runs. */
 export function requestContext(request: Request): RequestContext {
@@ -61,10 +83,15 @@ export function createGate(deps: GateDeps) {
     const incoming = request.headers.get("x-request-id");
     const requestId = incoming !== null && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     set.headers["x-request-id"] = requestId;
+    requestIds.set(request, requestId);
+    const answer = (error: ApiError, headers: Record<string, string>, keyId?: string) => {
+      deps.onGateResponse?.(request, error.status, keyId);
+      return error.toResponse({ ...headers, "x-request-id": requestId });
+    };
 
     const length = request.headers.get("content-length");
     if (length !== null && Number(length) > deps.maxBodyBytes) {
-      return tooLarge(deps.maxBodyBytes).toResponse({ "x-request-id": requestId, connection: "close" });
+      return answer(tooLarge(deps.maxBodyBytes), { connection: "close" });
     }
 
     const path = pathOf(request.url);
@@ -73,14 +100,14 @@ export function createGate(deps: GateDeps) {
     const key = presentedKey(request);
     const address = server?.requestIP(request)?.address;
     if (key === undefined || key === "") {
-      deps.onRefusal?.({ reason: "missing_key", address, path });
-      const error = key === undefined ? missingAuthorization() : invalidKey();
-      return error.toResponse({ "x-request-id": requestId });
+      deps.onRefusal?.({ reason: "missing_key", address, path, requestId });
+      return answer(key === undefined ? missingAuthorization() : invalidKey(), {});
     }
     const principal = deps.auth.authenticate(key);
     if (!principal) {
-      deps.onRefusal?.({ reason: "invalid_key", address, path });
-      return invalidKey().toResponse({ "x-request-id": requestId });
+      const known = deps.onRefusal ? deps.auth.describeRejected(key) : null;
+      deps.onRefusal?.({ reason: "invalid_key", keyId: known?.keyId, projectId: known?.projectId, keyStatus: known?.status, address, path, requestId });
+      return answer(invalidKey(), {});
     }
 
     const decision = deps.limiter.check(principal.keyId, principal.permissions.rate_limit);
@@ -91,8 +118,8 @@ export function createGate(deps: GateDeps) {
     };
     Object.assign(set.headers, rateHeaders);
     if (!decision.allowed) {
-      deps.onRefusal?.({ reason: "rate_limited", keyId: principal.keyId, address, path });
-      return rateLimited(decision.retryAfter).toResponse({ ...rateHeaders, "x-request-id": requestId });
+      deps.onRefusal?.({ reason: "rate_limited", keyId: principal.keyId, projectId: principal.projectId, address, path, requestId });
+      return answer(rateLimited(decision.retryAfter), rateHeaders, principal.keyId);
     }
     deps.lastUsed.mark(principal.keyId, Date.now());
     contexts.set(request, { requestId, principal, rateRemaining: decision.remaining });

@@ -35,6 +35,7 @@ export class PermissionManager {
     }
     this.auth.keys.setPermissions(row.id, profile, JSON.stringify(permissions));
     this.auth.invalidate();
+    this.auth.audit.record({ type: "key_changed", keyId: row.id, projectId: row.project_id, detail: { profile } });
     return this.auth.info(row.id);
   }
 
@@ -49,6 +50,7 @@ export class PermissionManager {
     const custom = Object.keys(changes).some((field) => field !== "rate_limit");
     this.auth.keys.setPermissions(row.id, custom ? "custom" : row.profile, JSON.stringify(permissions));
     this.auth.invalidate();
+    this.auth.audit.record({ type: "key_changed", keyId: row.id, projectId: row.project_id, detail: { changes } });
     return this.auth.info(row.id);
   }
 }

@@ -8,6 +8,9 @@ import { KeySlots, ProcessSlots, QueueAbortedError, QueueFullError, type Release
 import type { Logger } from "../log.ts";
 import type { UsageStore } from "../store/usage.ts";
 import { claudeMissing, runError, type RunLimits } from "./errors.ts";
+import { BudgetExceededError, type BudgetGate, type BudgetWarning, type Reservation } from "../limits/budget.ts";
+import type { AuditLog } from "../store/audit.ts";
+import type { Metrics } from "../observe/metrics.ts";
 
 export interface RunServiceDeps {
   runner: RunnerDeps;
@@ -17,6 +20,9 @@ export interface RunServiceDeps {
   log: Logger;
   /** Whether the claude binary was found (checked at startup and on demand). */
   claudeFound: () => boolean;
+  budgets: BudgetGate;
+  audit: AuditLog;
+  metrics: Metrics;
 }
 
 export interface RunRequest {
@@ -34,6 +40,8 @@ export interface AdmittedRun {
   limits: RunLimits;
   /** Resolves after the process has exited, the slots are released and the usage row is queued. */
   done: Promise<RunOutcome>;
+  /** Budgets this run brought near their cap (soft threshold): for a warning header. */
+  budgetWarnings: BudgetWarning[];
 }
 
 export class RunService {
@@ -57,8 +65,10 @@ export class RunService {
     };
     if (!this.deps.claudeFound()) throw claudeMissing(this.deps.runner.claudeBin);
 
+    const reservation = this.reserveBudget(request);
     const keyRelease = this.deps.keySlots.tryAcquire(principal.keyId, principal.permissions.max_concurrent);
     if (!keyRelease) {
+      reservation.settle(0);
       throw new ApiError(
         429,
         "rate_limit_error",
@@ -71,6 +81,7 @@ export class RunService {
       processRelease = await this.deps.processSlots.acquire(request.signal);
     } catch (error) {
       keyRelease();
+      reservation.settle(0);
       if (error instanceof QueueFullError) {
         throw new ApiError(503, "overloaded_error", `The gateway is at capacity: ${error.message}; retry shortly`, {
           code: "queue_full",
@@ -88,16 +99,44 @@ export class RunService {
     } catch (error) {
       processRelease();
       keyRelease();
+      reservation.settle(0);
       throw error;
     }
     this.deps.log.debug("run_started", { request_id: request.requestId, key_id: principal.keyId, pid: handle.pid });
     const done = handle.outcome.then((outcome) => {
       processRelease();
       keyRelease();
+      reservation.settle(outcome.costUsd);
       this.meter(request, outcome, limits, started);
       return outcome;
     });
-    return { handle, limits, done };
+    return { handle, limits, done, budgetWarnings: reservation.warnings };
+  }
+
+  private reserveBudget(request: RunRequest): Reservation {
+    const { principal } = request;
+    let reservation: Reservation;
+    try {
+      reservation = this.deps.budgets.reserve(principal, request.maxCostUsd);
+    } catch (error) {
+      if (!(error instanceof BudgetExceededError)) throw error;
+      const retryAfter = Math.max(1, Math.ceil((error.resetAt - Date.now()) / 1000));
+      throw new ApiError(429, "insufficient_quota", error.message, {
+        code: "budget_exceeded",
+        headers: { "x-should-retry": "false", "retry-after": String(retryAfter) },
+      });
+    }
+    for (const warning of reservation.warnings) {
+      if (!warning.first) continue;
+      this.deps.audit.record({
+        type: "budget_warning",
+        keyId: principal.keyId,
+        projectId: principal.projectId,
+        requestId: request.requestId,
+        detail: { scope: warning.scope, subject: warning.subject, ratio: Number(warning.ratio.toFixed(4)), message: warning.message },
+      });
+    }
+    return reservation;
   }
 
   private meter(request: RunRequest, outcome: RunOutcome, limits: RunLimits, started: number): void {
@@ -119,6 +158,17 @@ export class RunService {
       error: error?.message ?? null,
       created_at: started,
     });
+    this.deps.metrics.observeRun(
+      outcome.model ?? request.spec.model ?? "unknown",
+      outcome.status,
+      {
+        input: outcome.usage.input_tokens,
+        output: outcome.usage.output_tokens,
+        cache_creation: outcome.usage.cache_creation_input_tokens,
+        cache_read: outcome.usage.cache_read_input_tokens,
+      },
+      outcome.costUsd,
+    );
     this.deps.log.info("run_finished", {
       request_id: request.requestId,
       key_id: request.principal.keyId,

@@ -41,4 +41,30 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX usage_key_time ON usage(key_id, created_at);
   CREATE INDEX usage_time ON usage(created_at);
   `,
+  // 2: audit log and spending budgets
+  `
+  CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,            -- unix ms
+    type        TEXT NOT NULL,               -- auth_failed, permission_denied, rate_limited, budget_refused, ...
+    key_id      TEXT,
+    project_id  TEXT,
+    address     TEXT,
+    request_id  TEXT,
+    detail      TEXT NOT NULL DEFAULT '{}'   -- JSON; never a key
+  );
+  CREATE INDEX audit_time ON audit(at);
+  CREATE INDEX audit_key_time ON audit(key_id, at);
+  CREATE INDEX audit_type_time ON audit(type, at);
+
+  CREATE TABLE budgets (
+    scope       TEXT NOT NULL,               -- key | project
+    subject     TEXT NOT NULL,               -- key id or project id
+    amount_usd  REAL NOT NULL,
+    period      TEXT NOT NULL,               -- day | week | month
+    soft_ratio  REAL NOT NULL DEFAULT 0.8,   -- warn from this share of the cap
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (scope, subject)
+  );
+  `,
 ];

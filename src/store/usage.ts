@@ -101,6 +101,20 @@ export class UsageStore {
     return this.queue.length;
   }
 
+  /** Every row under the filter, oldest first, one at a time (an export of millions of rows stays small in memory). */
+  *rows(filter: UsageExportFilter): Generator<UsageRow> {
+    this.flush();
+    const { where, params } = whereClause(filter);
+    yield* this.db.query<UsageRow, typeof params>(`SELECT * FROM usage ${where} ORDER BY created_at, id`).iterate(...params);
+  }
+
+  /** USD spent under the filter (queued rows included). */
+  cost(filter: UsageFilter): number {
+    this.flush();
+    const { where, params } = whereClause(filter);
+    return this.db.query<{ cost: number }, typeof params>(`SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage ${where}`).get(...params)!.cost;
+  }
+
   totals(filter: UsageFilter): UsageTotals {
     this.flush();
     const { where, params } = whereClause(filter);
@@ -115,6 +129,16 @@ export class UsageStore {
       .query<UsageGroup, typeof params>(`SELECT ${column} AS "group", ${TOTALS} FROM usage ${where} GROUP BY 1 ORDER BY cost_usd DESC, 1`)
       .all(...params);
   }
+}
+
+export interface UsageRow extends UsageRecord {
+  id: number;
+}
+
+export interface UsageExportFilter {
+  since?: number;
+  projectId?: string;
+  keyId?: string;
 }
 
 function whereClause(filter: UsageFilter): { where: string; params: (string | number)[] } {

@@ -164,6 +164,7 @@ export function chatRoutes(deps: ChatDeps) {
         ? await streamResponse(admitted, { ...meta, includeUsage: body.stream_options?.include_usage === true })
         : await completionResponse(admitted, meta);
       for (const [name, value] of Object.entries(set.headers)) if (typeof value === "string") response.headers.set(name, value);
+      if (admitted.budgetWarnings.length > 0) response.headers.set("x-budget-warning", admitted.budgetWarnings.map((w) => w.message).join("; "));
       return response;
     },
     {
