@@ -4,6 +4,7 @@ import type { Config } from "./config.ts";
 import { AuthManager } from "./auth/manager.ts";
 import { LastUsedTracker } from "./auth/last-used.ts";
 import { probeClaude, type ClaudeProbe } from "./claude/probe.ts";
+import { cancelAllRuns } from "./claude/runner.ts";
 import { createApp } from "./http/app.ts";
 import type { ApiError } from "./http/errors.ts";
 import { keyIdOf, requestContext, requestIdOf } from "./http/gate.ts";
@@ -199,6 +200,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     port: server.port ?? config.port,
     async stop() {
       clearInterval(pruneTimer);
+      // Runs are detached process groups: they would outlive the server. Stop them and let them be metered.
+      await cancelAllRuns("server shutting down");
       await app.stop();
       lastUsed.stop();
       usage.flush();

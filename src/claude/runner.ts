@@ -306,7 +306,7 @@ export function startRun(spec: RunSpec, deps: RunnerDeps): RunHandle {
     });
   })();
 
-  return {
+  const handle: RunHandle = {
     pid,
     workspace: dirs.workspace,
     events: queue,
@@ -315,6 +315,24 @@ export function startRun(spec: RunSpec, deps: RunnerDeps): RunHandle {
       terminate("cancelled", reason);
     },
   };
+  live.add(handle);
+  void outcome.finally(() => live.delete(handle));
+  return handle;
+}
+
+// Runs are detached (own session), so they would outlive a crashed or exiting server: keep track for shutdown.
+const live = new Set<RunHandle>();
+
+/** Number of CLI processes started by this module that have not finished yet. */
+export function liveRunCount(): number {
+  return live.size;
+}
+
+/** Cancel every live run (graceful shutdown); resolves once all of them have finished. */
+export async function cancelAllRuns(reason = "server shutting down"): Promise<RunOutcome[]> {
+  const runs = [...live];
+  for (const r of runs) r.cancel(reason);
+  return Promise.all(runs.map((r) => r.outcome));
 }
 
 /** A run that could not even get a directory: no process, an outcome saying why. */

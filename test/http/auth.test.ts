@@ -57,8 +57,11 @@ describe("without a key", () => {
   test("GET /health needs no key", async () => {
     const response = await get("/health");
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { status: string; version: string };
-    expect(body.status).toBe("ok");
+    const body = (await response.json()) as { status: string; version: string; store: { ok: boolean }; claude: { found: boolean } };
+    // This gateway has no claude on its PATH: the store is fine, the CLI is reported missing, so "degraded".
+    expect(body.store.ok).toBe(true);
+    expect(body.claude.found).toBe(false);
+    expect(body.status).toBe("degraded");
     expect(typeof body.version).toBe("string");
   });
 

@@ -153,8 +153,8 @@ describe("blocked beats allowed", () => {
 
 describe("names are validated", () => {
   test("Claude Code's tool names are accepted and spelled canonically", () => {
-    const out = validatePatch({ allowed_tools: ["read", "GREP", "Glob", "Bash", "Edit", "Write", "WebFetch", "WebSearch", "NotebookEdit", "TodoWrite"] });
-    expect(out.allowed_tools).toEqual(["Read", "Grep", "Glob", "Bash", "Edit", "Write", "WebFetch", "WebSearch", "NotebookEdit", "TodoWrite"]);
+    const out = validatePatch({ allowed_tools: ["read", "GREP", "Glob", "Bash", "Edit", "Write", "WebFetch", "WebSearch", "NotebookEdit", "killshell"] });
+    expect(out.allowed_tools).toEqual(["Read", "Grep", "Glob", "Bash", "Edit", "Write", "WebFetch", "WebSearch", "NotebookEdit", "TaskStop"]);
     expect(validatePatch({ blocked_tools: "Bash, Write" }).blocked_tools).toEqual(["Bash", "Write"]);
     expect(validatePatch({ allowed_tools: ["*"] }).allowed_tools).toEqual(["*"]);
   });
@@ -165,6 +165,9 @@ describe("names are validated", () => {
       { blocked_tools: ["rm -rf"] },
       { allowed_tools: ["Bash(rm *)"] },
       { allowed_tools: "Read,--dangerously-skip-permissions" },
+      // Retired in Claude Code 2.1.331: the CLI would silently offer nothing for them.
+      { allowed_tools: ["TodoWrite"] },
+      { allowed_tools: ["BashOutput"] },
     ]) {
       expect(() => validatePatch(patch)).toThrow(PermissionInputError);
     }
