@@ -24,6 +24,8 @@ export interface Config {
   metrics: boolean;
   /** Audit entries older than this are pruned. */
   auditRetentionDays: number;
+  /** Finished tasks' workspaces (their artifacts) are removed after this many hours. */
+  taskRetentionHours: number;
 }
 
 export class ConfigError extends Error {}
@@ -82,6 +84,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = 
     logLevel: logLevel as Config["logLevel"],
     timezone,
     metrics: metrics === undefined ? true : !["0", "false", "no", "off"].includes(metrics.toLowerCase()),
+    taskRetentionHours: int("taskRetentionHours", "CLAUDE_API_TASK_RETENTION_HOURS", 24, 1, 24 * 365),
     auditRetentionDays: int("auditRetentionDays", "CLAUDE_API_AUDIT_RETENTION_DAYS", 90, 1, 36_500),
   };
 }

@@ -20,6 +20,8 @@ import { BudgetStore } from "./store/budgets.ts";
 import { openStore } from "./store/db.ts";
 import { UsageStore } from "./store/usage.ts";
 import { VERSION } from "./version.ts";
+import { TaskService } from "./tasks/service.ts";
+import { TaskStore } from "./store/tasks.ts";
 
 export interface RunningServer {
   url: string;
@@ -30,7 +32,7 @@ export interface RunningServer {
 export class ListenError extends Error {}
 
 const PROBE_INTERVAL_MS = 30_000;
-const PRUNE_INTERVAL_MS = 6 * 3_600_000;
+const PRUNE_INTERVAL_MS = 15 * 60_000;
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const store = openStore(config.dbPath);
@@ -42,6 +44,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const metrics = new Metrics();
   const processSlots = new ProcessSlots(config.maxProcesses, config.maxQueue);
   const startedAt = Date.now();
+  const limiter = new RateLimiter();
 
   // The CLI is probed at startup and again (at most every 30 s) while it is missing, so installing Claude Code
   // on a running server needs no restart.
@@ -86,6 +89,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       return probe.ok;
     },
   });
+  const denyPaths = [config.dbPath, `${config.dbPath}-wal`, `${config.dbPath}-shm`];
+  const tasks = new TaskService({
+    runs,
+    tasks: new TaskStore(store.db),
+    audit,
+    log,
+    claudeConfigDir: config.claudeConfigDir,
+    denyPaths,
+    retentionMs: config.taskRetentionHours * 3_600_000,
+  });
+  const interrupted = tasks.recover();
+  if (interrupted > 0) log.warn("tasks_interrupted", { count: interrupted, note: "marked failed: the server stopped while they ran" });
   metrics.gauge("claude_api_cli_processes", "Live claude processes.", () => processSlots.live);
   metrics.gauge("claude_api_cli_process_limit", "Most claude processes at once.", () => processSlots.max);
   metrics.gauge("claude_api_queue_depth", "Requests waiting for a claude process.", () => processSlots.queued);
@@ -141,7 +156,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const app = createApp({
     auth,
-    limiter: new RateLimiter(),
+    limiter,
     lastUsed,
     maxBodyBytes: config.maxBodyBytes,
     version: VERSION,
@@ -149,7 +164,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     runs,
     usage,
     timezone: config.timezone,
-    denyPaths: [config.dbPath, `${config.dbPath}-wal`, `${config.dbPath}-shm`],
+    denyPaths,
+    tasks,
+    claudeConfigDir: config.claudeConfigDir,
     metrics: config.metrics ? metrics : undefined,
     log,
     keyIdOf,
@@ -188,6 +205,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const prune = () => {
     const removed = audit.prune(Date.now() - config.auditRetentionDays * 86_400_000);
     if (removed > 0) log.info("audit_pruned", { removed, retention_days: config.auditRetentionDays });
+    const swept = tasks.sweepWorkspaces();
+    if (swept > 0) log.info("task_workspaces_removed", { count: swept, retention_hours: config.taskRetentionHours });
   };
   prune();
   const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);

@@ -63,6 +63,11 @@ export interface ClaudeArgsSpec {
   agents?: Readonly<Record<string, AgentDefinition>>;
   /** `--setting-sources ""`: load no settings files, no user or project agents/skills. */
   isolateSettings?: boolean;
+  /**
+   * `--setting-sources project` instead: only the workspace's own .claude/ (skills the gateway copied there),
+   * never the host user's settings. Wins over isolateSettings.
+   */
+  projectSettingsOnly?: boolean;
   /** `--disable-slash-commands`: no skills at all, no Skill tool. */
   disableSlashCommands?: boolean;
   permissionMode?: PermissionMode;
@@ -206,6 +211,8 @@ export function buildArgs(spec: ClaudeArgsSpec, ctx: ArgsContext): BuiltArgs {
   for (const rule of spec.disallowedTools ?? []) args.push("--disallowedTools", rule);
 
   const deny = denyPathRules(spec.denyPaths ?? []);
+  // With the workspace's .claude/ loaded as project settings, the model must not be able to write them.
+  if (spec.projectSettingsOnly) deny.push(`Edit(/${ctx.workspace.replace(/\/+$/, "")}/.claude/**)`);
   if (deny.length > 0) args.push("--settings", JSON.stringify({ permissions: { deny } }));
 
   if (spec.maxBudgetUsd !== undefined) args.push("--max-budget-usd", String(spec.maxBudgetUsd));
@@ -226,7 +233,8 @@ export function buildArgs(spec: ClaudeArgsSpec, ctx: ArgsContext): BuiltArgs {
     args.push("--agents", join(ctx.runDir, AGENTS_FILE));
   }
 
-  if (spec.isolateSettings) args.push("--setting-sources", "");
+  if (spec.projectSettingsOnly) args.push("--setting-sources", "project");
+  else if (spec.isolateSettings) args.push("--setting-sources", "");
   if (spec.disableSlashCommands) args.push("--disable-slash-commands");
   return { args, files };
 }

@@ -24,6 +24,8 @@ export interface RunSpec extends ClaudeArgsSpec {
   collectArtifacts?: boolean;
   /** Only the agents passed in `agents` exist (CLAUDE_AGENT_SDK_DISABLE_BUILTIN_AGENTS=1). */
   disableBuiltinAgents?: boolean;
+  /** Called with the new, empty workspace before the CLI starts (input files, project skills). May throw. */
+  prepareWorkspace?: (workspace: string) => void;
 }
 
 export interface RunnerDeps {
@@ -145,6 +147,14 @@ export function startRun(spec: RunSpec, deps: RunnerDeps): RunHandle {
   try {
     built = buildArgs(spec, { workspace: dirs.workspace, runDir: dirs.runDir });
     writeRunFiles(dirs.runDir, built.files);
+  if (spec.prepareWorkspace) {
+    try {
+      spec.prepareWorkspace(dirs.workspace);
+    } catch (e) {
+      removeRunDir(dirs.runDir);
+      throw e;
+    }
+  }
   } catch (e) {
     removeRunDir(dirs.runDir);
     if (e instanceof InvalidRunSpecError) throw e;

@@ -10,6 +10,10 @@ import { modelsRoutes } from "./routes/models.ts";
 import { chatRoutes, type ChatDeps } from "./routes/chat.ts";
 import { usageRoutes, type UsageDeps } from "./routes/usage.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { tasksRoutes } from "./routes/tasks.ts";
+import { batchRoutes } from "./routes/batch.ts";
+import { capabilitiesRoutes } from "./routes/capabilities.ts";
+import type { TaskService } from "../tasks/service.ts";
 import { createObserver } from "./observe.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { Logger } from "../log.ts";
@@ -25,6 +29,8 @@ export interface AppDeps extends GateDeps, ChatDeps, UsageDeps {
   log: Logger;
   keyIdOf: (request: Request) => string | undefined;
   requestIdOf: (request: Request) => string | undefined;
+  tasks: TaskService;
+  claudeConfigDir: string;
 }
 
 export function createApp(deps: AppDeps) {
@@ -39,7 +45,10 @@ export function createApp(deps: AppDeps) {
     .use(modelsRoutes)
     .use(keysRoutes)
     .use(chatRoutes(deps))
-    .use(usageRoutes(deps));
+    .use(usageRoutes(deps))
+    .use(capabilitiesRoutes(deps))
+    .use(tasksRoutes(deps.tasks))
+    .use(batchRoutes(deps));
   return deps.metrics ? app.use(metricsRoutes(deps.metrics)) : app;
 }
 

@@ -67,4 +67,22 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (scope, subject)
   );
   `,
+  // 3: agentic tasks (foreground and background)
+  `
+  CREATE TABLE tasks (
+    id           TEXT PRIMARY KEY,
+    key_id       TEXT NOT NULL,
+    project_id   TEXT NOT NULL,
+    status       TEXT NOT NULL,              -- running | completed | failed | timeout | cost_exceeded | cancelled
+    description  TEXT NOT NULL,
+    request      TEXT NOT NULL,              -- JSON: the accepted request (files' contents left out)
+    response     TEXT,                       -- JSON: the full task result once it ended
+    workspace    TEXT,                       -- kept for artifact downloads until the retention period ends
+    error        TEXT,
+    created_at   INTEGER NOT NULL,
+    finished_at  INTEGER
+  );
+  CREATE INDEX tasks_project_time ON tasks(project_id, created_at);
+  CREATE INDEX tasks_status ON tasks(status);
+  `,
 ];

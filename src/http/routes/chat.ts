@@ -1,7 +1,6 @@
 // POST /v1/chat/completions: OpenAI's chat API, answered by the real Claude Code CLI under the key's profile.
 import { Elysia, t } from "elysia";
 import type { ClaudeEvent } from "../../claude/events.ts";
-import { isValidModel } from "../../claude/models.ts";
 import type { RunOutcome } from "../../claude/outcome.ts";
 import {
   ChatInputError,
@@ -16,23 +15,17 @@ import {
   type ChatRequest,
   type FinishReason,
 } from "../../openai/chat.ts";
-import { PolicyError, grantAccess } from "../../policy/enforce.ts";
+import { startChatRun } from "../../runs/chat-run.ts";
 import { runError } from "../../runs/errors.ts";
 import type { AdmittedRun, RunService } from "../../runs/service.ts";
-import { ApiError, badRequest, forbidden } from "../errors.ts";
+import { badRequest } from "../errors.ts";
 import { requestContext, type RequestContext } from "../gate.ts";
 import { ErrorSchema, authErrors } from "../schemas.ts";
-
-export const DEFAULT_CHAT_MODEL = "sonnet";
 
 export interface ChatDeps {
   runs: RunService;
   /** Files the model must never read or edit (the gateway's database). */
   denyPaths: string[];
-}
-
-export function policyToApi(error: PolicyError): ApiError {
-  return error.kind === "forbidden" ? forbidden(error.message, error.param) : badRequest(error.message, error.param);
 }
 
 function finishReasonOf(outcome: RunOutcome): FinishReason {
@@ -42,10 +35,6 @@ function finishReasonOf(outcome: RunOutcome): FinishReason {
 async function startChat(deps: ChatDeps, context: RequestContext, body: ChatRequest, signal: AbortSignal) {
   const unsupported = unsupportedField(body as Record<string, unknown>);
   if (unsupported) throw badRequest(unsupported.message, unsupported.field);
-  const model = body.model ?? DEFAULT_CHAT_MODEL;
-  if (!isValidModel(model)) {
-    throw badRequest(`Unknown model '${model.slice(0, 100)}': use haiku, sonnet, opus or a claude-* id (see GET /v1/models)`, "model");
-  }
   let prompt;
   try {
     prompt = toPrompt(body.messages);
@@ -53,38 +42,19 @@ async function startChat(deps: ChatDeps, context: RequestContext, body: ChatRequ
     if (error instanceof ChatInputError) throw badRequest(error.message, error.param);
     throw error;
   }
-  let access;
-  try {
-    access = grantAccess(context.principal.permissions, { tools: body.allowed_tools ?? [], maxCost: body.max_cost, timeout: body.timeout });
-  } catch (error) {
-    if (error instanceof PolicyError) throw policyToApi(error);
-    throw error;
-  }
-  const admitted = await deps.runs.start({
+  return startChatRun(deps.runs, {
     principal: context.principal,
     requestId: context.requestId,
     endpoint: "chat.completions",
-    maxCostUsd: access.maxCostUsd,
+    prompt: prompt.prompt,
+    systemPrompt: prompt.systemPrompt,
+    model: body.model,
+    tools: body.allowed_tools,
+    maxCost: body.max_cost,
+    timeout: body.timeout,
     signal,
-    spec: {
-      prompt: prompt.prompt,
-      model,
-      // A caller's system message replaces Claude Code's agent prompt: chat should behave like a plain model.
-      systemPrompt: prompt.systemPrompt,
-      systemPromptMode: "replace",
-      tools: access.tools,
-      disallowedTools: access.disallowedTools,
-      denyPaths: deps.denyPaths,
-      maxBudgetUsd: access.maxCostUsd,
-      // Without tools there is nothing to take a second turn for.
-      maxTurns: access.tools.length === 0 ? 1 : 20,
-      timeoutMs: access.timeoutMs,
-      isolateSettings: true,
-      disableSlashCommands: true,
-      disableBuiltinAgents: true,
-    },
+    denyPaths: deps.denyPaths,
   });
-  return { admitted, model };
 }
 
 const sse = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
