@@ -13,6 +13,7 @@ import { metricsRoutes } from "./routes/metrics.ts";
 import { tasksRoutes } from "./routes/tasks.ts";
 import { batchRoutes } from "./routes/batch.ts";
 import { capabilitiesRoutes } from "./routes/capabilities.ts";
+import { streamRoutes } from "./routes/stream.ts";
 import type { TaskService } from "../tasks/service.ts";
 import { createObserver } from "./observe.ts";
 import type { Metrics } from "../observe/metrics.ts";
@@ -48,7 +49,8 @@ export function createApp(deps: AppDeps) {
     .use(usageRoutes(deps))
     .use(capabilitiesRoutes(deps))
     .use(tasksRoutes(deps.tasks))
-    .use(batchRoutes(deps));
+    .use(batchRoutes(deps))
+    .use(streamRoutes(deps));
   return deps.metrics ? app.use(metricsRoutes(deps.metrics)) : app;
 }
 

@@ -35,6 +35,16 @@ export interface GateDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const contexts = new WeakMap<Request, RequestContext>();
+const wsRefusals = new WeakMap<Request, ApiError>();
+const STREAM_PATH = "/v1/stream";
+
+/**
+ * A refused WebSocket upgrade: browsers cannot read an HTTP error on a failed upgrade, so the socket is opened
+ * and at once closed with the reason (see routes/stream.ts).
+ */
+export function websocketRefusal(request: Request): ApiError | undefined {
+  return wsRefusals.get(request);
+}
 const requestIds = new WeakMap<Request, string>();
 
 /** The request's id (echoed from X-Request-Id when well-formed, else generated); set for every request. */
@@ -86,8 +96,13 @@ export function createGate(deps: GateDeps) {
     requestIds.set(request, requestId);
     const answer = (error: ApiError, headers: Record<string, string>, keyId?: string) => {
       deps.onGateResponse?.(request, error.status, keyId);
+      if (isUpgrade) {
+        wsRefusals.set(request, error);
+        return;
+      }
       return error.toResponse({ ...headers, "x-request-id": requestId });
     };
+    let isUpgrade = false;
 
     const length = request.headers.get("content-length");
     if (length !== null && Number(length) > deps.maxBodyBytes) {
@@ -96,6 +111,7 @@ export function createGate(deps: GateDeps) {
 
     const path = pathOf(request.url);
     if (!path.startsWith("/v1/") && path !== "/v1") return;
+    isUpgrade = path === STREAM_PATH && request.headers.get("upgrade")?.toLowerCase() === "websocket";
 
     const key = presentedKey(request);
     const address = server?.requestIP(request)?.address;
