@@ -14,11 +14,12 @@ import { serveCommand } from "./commands/serve.ts";
 import { usageCommand } from "./commands/usage.ts";
 import { auditCommand } from "./commands/audit.ts";
 import { projectsCommand } from "./commands/projects.ts";
+import { capabilitiesCommand } from "./commands/capabilities.ts";
 import { BudgetInputError } from "../src/limits/budget.ts";
 
 const main = defineCommand({
   meta: { name: "claude-api", version: VERSION, description: "Claude Code as a self-hosted, multi-tenant API" },
-  subCommands: { serve: serveCommand, keys: keysCommand, usage: usageCommand, projects: projectsCommand, audit: auditCommand },
+  subCommands: { serve: serveCommand, keys: keysCommand, usage: usageCommand, projects: projectsCommand, audit: auditCommand, capabilities: capabilitiesCommand },
 });
 
 const EXPECTED = [UserError, ConfigError, KeyNotFoundError, PermissionInputError, StoreError, ListenError, DurationError, BudgetInputError];
