@@ -7,6 +7,36 @@ export interface Logger {
   info(event: string, fields?: Record<string, unknown>): void;
   warn(event: string, fields?: Record<string, unknown>): void;
   error(event: string, fields?: Record<string, unknown>): void;
+  /** Whether lines of this level are written (to skip building them). */
+  enabled(level: Exclude<LogLevel, "silent">): boolean;
+  /** Writes an already-formatted line (hot paths build their own). */
+  raw(line: string): void;
+}
+
+/**
+ * Lines to stderr, gathered for up to 20 ms (or 64 KiB) and written together: one write per request would be a
+ * system call on the hot path.
+ */
+export function bufferedStderr(): { write: (line: string) => void; flush: () => void } {
+  let pending: string[] = [];
+  let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    size = 0;
+    process.stderr.write(text);
+  };
+  const write = (line: string) => {
+    pending.push(line);
+    size += line.length;
+    if (size >= 65_536) flush();
+    else timer ??= setTimeout(flush, 20);
+  };
+  return { write, flush };
 }
 
 export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
@@ -15,5 +45,12 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
     if (RANK[at] < threshold) return;
     write(`${JSON.stringify({ time: new Date().toISOString(), level: at, event, ...fields })}\n`);
   };
-  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+  return {
+    debug: emit("debug"),
+    info: emit("info"),
+    warn: emit("warn"),
+    error: emit("error"),
+    enabled: (at) => RANK[at] >= threshold,
+    raw: write,
+  };
 }

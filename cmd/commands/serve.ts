@@ -1,7 +1,7 @@
 // claude-api serve: the HTTP + WebSocket gateway.
 import { defineCommand, type ArgsDef } from "citty";
 import { resolveConfig } from "../../src/config.ts";
-import { createLogger } from "../../src/log.ts";
+import { bufferedStderr, createLogger } from "../../src/log.ts";
 import { startServer } from "../../src/server.ts";
 import { dbArg, rejectUnknownFlags } from "./_shared.ts";
 
@@ -39,15 +39,19 @@ export const serveCommand = defineCommand({
       timezone: args.timezone,
       metrics: args.metrics,
     });
-    const log = createLogger(config.logLevel);
+    const stderr = bufferedStderr();
+    const log = createLogger(config.logLevel, stderr.write);
     const server = await startServer(config, log);
+    // Written at once: scripts (and the tests) wait for this line to know the server is up.
     log.info("listening", { url: server.url, docs: `${server.url}/docs`, db: config.dbPath });
+    stderr.flush();
     let stopping = false;
     const shutdown = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info("shutting_down", { signal });
       await server.stop();
+      stderr.flush();
       process.exit(0);
     };
     process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -39,7 +39,15 @@ export function createApp(deps: AppDeps) {
   // Bun's own cap answers with a bare 413; keep it as a backstop far above ours so the gate answers in our shape.
   const app = new Elysia({ serve: { maxRequestBodySize: deps.maxBodyBytes * 16 } })
     .use(observer.plugin)
-    .use(createErrorHandler(deps))
+    .use(
+      createErrorHandler({
+        ...deps,
+        onErrorResponse: (error, request, route) => {
+          observer.finish(request, route ?? "unmatched", error.status);
+          deps.onErrorResponse?.(error, request);
+        },
+      }),
+    )
     .use(createGate({ ...deps, onGateResponse: (request, status, keyId) => observer.finish(request, "(gate)", status, keyId) }))
     .use(docsRoutes(deps.version))
     .use(healthRoutes(deps.health))

@@ -7,15 +7,16 @@ export interface ErrorHandlerDeps {
   maxBodyBytes: number;
   logUnexpected: (error: unknown, request: Request) => void;
   /** Told of every error answered (for the audit of refusals). */
-  onErrorResponse?: (error: ApiError, request: Request) => void;
+  onErrorResponse?: (error: ApiError, request: Request, route?: string) => void;
 }
 
 export function createErrorHandler(deps: ErrorHandlerDeps) {
   return new Elysia({ name: "error-handler" })
     .error({ ApiError })
-    .onError({ as: "global" }, ({ code, error, request, set }) => {
+    .onError({ as: "global" }, (context) => {
+      const { code, error, request, set } = context;
       const apiError = toApiError(code, error, request, deps);
-      deps.onErrorResponse?.(apiError, request);
+      deps.onErrorResponse?.(apiError, request, (context as { route?: string }).route);
       for (const [name, value] of Object.entries(apiError.options.headers ?? {})) set.headers[name] = value;
       set.status = apiError.status;
       set.headers["content-type"] = "application/json";

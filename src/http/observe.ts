@@ -1,6 +1,6 @@
 // Per-request observation: one structured log line (request id, key id, route, status, duration) and the
-// request metrics. Responses the gate answers itself (401, 413, 429) never reach Elysia's after-response hook,
-// so the gate reports those through `finish` directly.
+// request metrics. Successful responses are seen after their handler; errors by the error handler; responses
+// the gate answers itself (401, 413, 429) by the gate.
 import { Elysia } from "elysia";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../observe/metrics.ts";
@@ -16,25 +16,39 @@ export function createObserver(deps: {
   keyIdOf: (request: Request) => string | undefined;
   requestIdOf: (request: Request) => string | undefined;
 }): Observer {
-  const started = new WeakMap<Request, number>();
+  // On the Request itself (see gate.ts for why not a WeakMap).
+  const STARTED = Symbol("claude-api.started");
+  type Timed = Request & { [STARTED]?: number };
+  // The request log line is built by hand: every field is from a safe alphabet (validated request ids, key ids,
+  // route patterns, HTTP methods), and JSON.stringify plus a fresh ISO date per request cost more than the route.
+  let lastSecond = -1;
+  let secondIso = "";
+  const logRequests = deps.log.enabled("info");
   const finish = (request: Request, route: string, status: number, keyId?: string) => {
-    const start = started.get(request);
+    const start = (request as Timed)[STARTED];
     const ms = start === undefined ? 0 : performance.now() - start;
     deps.metrics.observeRequest(request.method, route, status, ms / 1000);
-    deps.log.info("request", {
-      request_id: deps.requestIdOf(request),
-      key_id: keyId ?? deps.keyIdOf(request),
-      method: request.method,
-      route,
-      status,
-      duration_ms: Math.round(ms * 100) / 100,
-    });
+    if (!logRequests) return;
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== lastSecond) {
+      lastSecond = second;
+      secondIso = new Date(second * 1000).toISOString().slice(0, 19);
+    }
+    const millis = String(now % 1000).padStart(3, "0");
+    const key = keyId ?? deps.keyIdOf(request);
+    const id = deps.requestIdOf(request);
+    deps.log.raw(
+      `{"time":"${secondIso}.${millis}Z","level":"info","event":"request"${id ? `,"request_id":"${id}"` : ""}${key ? `,"key_id":"${key}"` : ""},"method":${JSON.stringify(request.method)},"route":${JSON.stringify(route)},"status":${status},"duration_ms":${Math.round(ms * 100) / 100}}\n`,
+    );
   };
   const plugin = new Elysia({ name: "observer" })
     .onRequest(({ request }) => {
-      started.set(request, performance.now());
+      (request as Timed)[STARTED] = performance.now();
     })
-    .onAfterResponse({ as: "global" }, (context) => {
+    // After the handler, inline: Elysia's after-response hook defers every request through setImmediate.
+    // Errors are reported by the error handler (see app.ts), the gate's own answers by the gate.
+    .onAfterHandle({ as: "global" }, (context) => {
       const response = (context as { responseValue?: unknown }).responseValue;
       const raw = response instanceof Response ? response.status : context.set.status;
       const status = typeof raw === "number" ? raw : Number(raw) || 200;

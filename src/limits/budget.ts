@@ -40,7 +40,8 @@ interface Ledger {
   warned: boolean;
 }
 
-const usd = (value: number) => `$${value.toFixed(2)}`;
+// Cents for everyday amounts; more digits where cents would round a small cap or spend to $0.00.
+const usd = (value: number) => `$${value.toFixed(value !== 0 && Math.abs(value) < 0.01 ? 6 : 2)}`;
 const EPSILON = 1e-9;
 
 export class BudgetGate {

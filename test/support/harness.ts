@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { registerCleanup } from "./cleanup.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BIN = join(ROOT, "dist/claude-api");
@@ -11,14 +12,10 @@ export const CLAUDE_BIN = join(ROOT, "node_modules/.bin/claude");
 
 if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run 'bun run build' (or ./install.sh) before the tests`);
 
-const cleanups: (() => void)[] = [];
-process.on("exit", () => {
-  for (const cleanup of cleanups) cleanup();
-});
 
 export function tempDir(prefix = "claude-api-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -105,7 +102,12 @@ export async function startGateway(options: { db?: string; args?: string[]; env?
     proc.kill("SIGTERM");
     return proc.exited;
   };
-  cleanups.push(() => proc.kill("SIGKILL"));
+  registerCleanup(async () => {
+    proc.kill("SIGTERM");
+    // A clean stop lets the server stop its own claude runs; a stuck one is killed.
+    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
+    if (!exited) proc.kill("SIGKILL");
+  });
   return { url, db, home, proc, logs: () => log, stop };
 }
 

@@ -138,6 +138,14 @@ export function chatRoutes(deps: ChatDeps) {
       return response;
     },
     {
+      // Before validation: the validator coerces a string into a list of characters and then reports a field
+      // deep inside it; a caller should hear that `messages` itself is wrong.
+      transform({ body }) {
+        const messages = (body as { messages?: unknown } | null)?.messages;
+        if (messages !== undefined && !Array.isArray(messages)) {
+          throw badRequest(`Invalid field 'messages' in body: expected an array of {role, content} objects, got ${messages === null ? "null" : typeof messages}`, "messages");
+        }
+      },
       body: ChatRequestSchema,
       detail: {
         tags: ["chat"],

@@ -22,6 +22,9 @@ export function docsRoutes(version: string) {
           cdn: "/docs/assets/swagger-ui-bundle.js",
           theme: "/docs/assets/swagger-ui.css",
           persistAuthorization: true,
+          // Absolute: the default is relative and breaks under /docs/ (trailing slash). Not in the plugin's
+          // types, but passed through to SwaggerUIBundle.
+          ...({ url: "/docs/json" } as object),
         },
         documentation: {
           info: {
