@@ -220,8 +220,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     async stop() {
       clearInterval(pruneTimer);
       // Runs are detached process groups: they would outlive the server. Stop them and let them be metered.
+      tasks.beginShutdown();
       await cancelAllRuns("server shutting down");
-      await app.stop();
+      // true: close open connections (WebSockets) too, or stopping waits for every client to leave.
+      await app.stop(true);
       lastUsed.stop();
       usage.flush();
       audit.flush();

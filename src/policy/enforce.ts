@@ -34,32 +34,32 @@ export interface GrantedAccess {
   timeoutMs: number;
 }
 
-export function grantAccess(perms: Permissions, requested: RequestedAccess, param = ""): GrantedAccess {
-  const prefix = param ? `${param}.` : "";
+/** The request's own name for its tool list: chat says allowed_tools, tasks say allow_tools. */
+export function grantAccess(perms: Permissions, requested: RequestedAccess, toolsField = "allowed_tools"): GrantedAccess {
   const tools: string[] = [];
   for (const raw of requested.tools ?? []) {
     const tool = canonicalTool(raw);
-    if (!tool) throw new PolicyError("invalid", `Unknown tool '${raw}'`, `${prefix}allowed_tools`);
-    if (!toolAllowed(perms, tool)) throw new PolicyError("forbidden", `Tool '${tool}' is not allowed for this API key`, `${prefix}allowed_tools`);
+    if (!tool) throw new PolicyError("invalid", `Unknown tool '${raw}'`, toolsField);
+    if (!toolAllowed(perms, tool)) throw new PolicyError("forbidden", `Tool '${tool}' is not allowed for this API key`, toolsField);
     if (!tools.includes(tool)) tools.push(tool);
   }
   const agents = [...new Set(requested.agents ?? [])];
   for (const agent of agents) {
-    if (!agentAllowed(perms, agent)) throw new PolicyError("forbidden", `Agent '${agent}' is not allowed for this API key`, `${prefix}allow_agents`);
+    if (!agentAllowed(perms, agent)) throw new PolicyError("forbidden", `Agent '${agent}' is not allowed for this API key`, "allow_agents");
   }
   const skills = [...new Set(requested.skills ?? [])];
   for (const skill of skills) {
-    if (!skillAllowed(perms, skill)) throw new PolicyError("forbidden", `Skill '${skill}' is not allowed for this API key`, `${prefix}allow_skills`);
+    if (!skillAllowed(perms, skill)) throw new PolicyError("forbidden", `Skill '${skill}' is not allowed for this API key`, "allow_skills");
   }
   if (requested.maxCost !== undefined && requested.maxCost > perms.max_cost_per_task) {
     throw new PolicyError(
       "forbidden",
       `max_cost $${requested.maxCost} is above this API key's limit of $${perms.max_cost_per_task} per task`,
-      `${prefix}max_cost`,
+      "max_cost",
     );
   }
   if (requested.timeout !== undefined && requested.timeout > perms.timeout) {
-    throw new PolicyError("forbidden", `timeout ${requested.timeout}s is above this API key's limit of ${perms.timeout} seconds`, `${prefix}timeout`);
+    throw new PolicyError("forbidden", `timeout ${requested.timeout}s is above this API key's limit of ${perms.timeout} seconds`, "timeout");
   }
   const disallowedTools = perms.blocked_tools.map((tool) => canonicalTool(tool) ?? tool);
   return {

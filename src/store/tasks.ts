@@ -42,7 +42,7 @@ export class TaskStore {
   /** At startup: nothing can still be running. Returns how many tasks were marked failed. */
   failInterrupted(at: number): number {
     return this.db
-      .query("UPDATE tasks SET status = 'failed', error = 'the server stopped while the task was running', finished_at = ? WHERE status = 'running'")
+      .query("UPDATE tasks SET status = 'failed', error = 'the server stopped while the task was running', response = NULL, finished_at = ? WHERE status = 'running'")
       .run(at).changes;
   }
 

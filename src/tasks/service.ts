@@ -3,7 +3,7 @@
 // workspaces kept for artifact downloads until the retention period ends.
 import { randomBytes } from "node:crypto";
 import { existsSync, realpathSync, statSync } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import type { Principal } from "../auth/manager.ts";
 import type { ClaudeEvent, Usage } from "../claude/events.ts";
 import type { RunOutcome } from "../claude/outcome.ts";
@@ -17,6 +17,8 @@ import type { TaskRow, TaskStore } from "../store/tasks.ts";
 import { ExecutionLog, type LogEntry } from "./execution-log.ts";
 import { TaskInputError, type TaskRequest } from "./request.ts";
 import { PolicyError, planTask, type TaskPlan } from "./spec.ts";
+
+const SERVER_STOPPED = "the server stopped while the task was running";
 
 export type TaskStatus = "running" | "completed" | "failed" | "timeout" | "cost_exceeded" | "cancelled";
 
@@ -75,6 +77,11 @@ function statusOf(outcome: RunOutcome, policyFailure: string | undefined): TaskS
   }
 }
 
+/** A relative path that leaves its root ("..notes.txt" is a name, not a way out). */
+function escapes(rel: string): boolean {
+  return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+}
+
 export function policyError(error: unknown): never {
   if (error instanceof PolicyError) throw error.kind === "forbidden" ? forbidden(error.message, error.param) : badRequest(error.message, error.param);
   if (error instanceof TaskInputError) throw badRequest(error.message, error.param);
@@ -83,8 +90,15 @@ export function policyError(error: unknown): never {
 
 export class TaskService {
   private readonly live = new Map<string, { controller: AbortController; projectId: string }>();
+  /** Set when the server stops: runs it cancels then end as failed, like tasks interrupted by a crash. */
+  private stopping = false;
 
   constructor(private readonly deps: TaskServiceDeps) {}
+
+  /** The server is stopping: tasks it interrupts are failures of the server, not cancellations by callers. */
+  beginShutdown(): void {
+    this.stopping = true;
+  }
 
   /** Marks tasks that were running when the server stopped as failed; call once at startup. */
   recover(): number {
@@ -161,6 +175,7 @@ export class TaskService {
       if (entry) this.report(event, entry, taskId, principal, options);
     }
     const outcome = await admitted.done;
+    if (!policyFailure && outcome.status === "cancelled" && this.stopping) policyFailure = SERVER_STOPPED;
     const status = statusOf(outcome, policyFailure);
     const apiError = policyFailure ? new ApiError(500, "api_error", policyFailure) : runError(outcome, admitted.limits);
     const result: TaskResult = {
@@ -239,19 +254,26 @@ export class TaskService {
   }
 
   /** The absolute path of a workspace file the caller may download; never a path outside the workspace. */
-  artifactPath(principal: Principal, taskId: string, path: string): string {
+  artifactPath(principal: Principal, taskId: string, encodedPath: string): string {
     const row = this.find(principal, taskId);
+    let path: string;
+    try {
+      path = decodeURIComponent(encodedPath);
+    } catch {
+      throw badRequest("artifact path is not valid URL encoding", "path");
+    }
+    if (path.includes("\u0000")) throw badRequest("artifact path must not contain NUL", "path");
     if (!row.workspace || !existsSync(row.workspace)) throw notFound(`Task ${taskId}'s workspace is gone (finished tasks keep it for a limited time)`);
     const root = realpathSync(row.workspace);
     const wanted = join(root, path);
     const rel = relative(root, wanted);
-    if (path === "" || rel.startsWith("..") || rel.startsWith(sep) || rel === "" || rel.split(sep)[0] === ".claude") {
+    if (path === "" || escapes(rel) || rel === "" || rel.split(sep)[0] === ".claude") {
       throw badRequest("artifact path must name a file inside the task's workspace", "path");
     }
     if (!existsSync(wanted)) throw notFound(`No artifact '${path.slice(0, 200)}' in task ${taskId}`);
     const real = realpathSync(wanted);
     // A symlink the model made must not lead out of the workspace.
-    if (relative(root, real).startsWith("..") || !statSync(real).isFile()) throw badRequest("artifact path must name a regular file inside the task's workspace", "path");
+    if (escapes(relative(root, real)) || !statSync(real).isFile()) throw badRequest("artifact path must name a regular file inside the task's workspace", "path");
     return real;
   }
 

@@ -36,6 +36,19 @@ export function planTask(principal: Principal, body: TaskRequest, context: { cla
   const model = body.model ?? DEFAULT_TASK_MODEL;
   if (!isValidModel(model)) throw new TaskInputError(`Unknown model '${model.slice(0, 100)}': use haiku, sonnet, opus or a claude-* id`, "model");
   const files = (body.files ?? []).map((file, index) => ({ path: checkFilePath(file.path, index), content: file.content }));
+  // Two inputs at one path, or a file where another needs a directory, would fail half-way through writing them.
+  const paths = new Set(files.map((file) => file.path));
+  files.forEach((file, index) => {
+    const parts = file.path.split("/");
+    for (let depth = 1; depth < parts.length; depth++) {
+      if (paths.has(parts.slice(0, depth).join("/"))) {
+        throw new TaskInputError(`files[${index}].path '${file.path}' lies under another input file '${parts.slice(0, depth).join("/")}'`, `files.${index}.path`);
+      }
+    }
+    if (files.findIndex((other) => other.path === file.path) !== index) {
+      throw new TaskInputError(`files[${index}].path '${file.path}' is given twice`, `files.${index}.path`);
+    }
+  });
 
   const found = discover(context.claudeConfigDir);
   const knownAgents = new Map(found.agents.map((a) => [a.name, a]));
@@ -56,7 +69,7 @@ export function planTask(principal: Principal, body: TaskRequest, context: { cla
     skills: body.allow_skills,
     maxCost: body.max_cost,
     timeout: body.timeout,
-  });
+  }, "allow_tools");
 
   const allowedAgents = new Set(grant.agents);
   const allowedSkills = new Set(grant.skills);
