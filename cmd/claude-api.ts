@@ -16,13 +16,14 @@ import { auditCommand } from "./commands/audit.ts";
 import { projectsCommand } from "./commands/projects.ts";
 import { capabilitiesCommand } from "./commands/capabilities.ts";
 import { BudgetInputError } from "../src/limits/budget.ts";
+import { SinceError } from "../src/util/since.ts";
 
 const main = defineCommand({
   meta: { name: "claude-api", version: VERSION, description: "Claude Code as a self-hosted, multi-tenant API" },
   subCommands: { serve: serveCommand, keys: keysCommand, usage: usageCommand, projects: projectsCommand, audit: auditCommand, capabilities: capabilitiesCommand },
 });
 
-const EXPECTED = [UserError, ConfigError, KeyNotFoundError, PermissionInputError, StoreError, ListenError, DurationError, BudgetInputError];
+const EXPECTED = [UserError, ConfigError, KeyNotFoundError, PermissionInputError, StoreError, ListenError, DurationError, BudgetInputError, SinceError];
 
 async function commandFor(rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
   let command: CommandDef = main;

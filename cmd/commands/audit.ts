@@ -3,7 +3,7 @@ import { defineCommand, type ArgsDef } from "citty";
 import { resolveConfig } from "../../src/config.ts";
 import { AUDIT_TYPES, AuditLog } from "../../src/store/audit.ts";
 import { openStore } from "../../src/store/db.ts";
-import { parseDuration } from "../../src/util/duration.ts";
+import { parseSince } from "../../src/util/since.ts";
 import { UserError, dbArg, jsonArg, printJson, rejectUnknownFlags, table } from "./_shared.ts";
 
 const auditArgs = {
@@ -14,13 +14,6 @@ const auditArgs = {
   limit: { type: "string", description: "at most this many events (default 200)", valueHint: "N" },
   ...jsonArg,
 } as const satisfies ArgsDef;
-
-export function parseSince(text: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?\s*[smhdw]$/i.test(text.trim())) return now - parseDuration(text, "--since");
-  const at = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
-  if (!Number.isFinite(at)) throw new UserError(`--since must be a duration (24h, 7d) or a date (YYYY-MM-DD), got '${text}'`);
-  return at;
-}
 
 export const auditCommand = defineCommand({
   meta: { name: "audit", description: "Refused requests, key changes and the tools tasks used, newest first" },

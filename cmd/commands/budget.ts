@@ -1,7 +1,7 @@
 // Spending caps from the command line: `keys permissions KEY --budget 25 --budget-period month` and
 // `projects budget P --set 100 --period month`. Both write the budgets table a running server reads.
 import { resolveConfig } from "../../src/config.ts";
-import { budgetStatusOf, validateBudget } from "../../src/limits/budget.ts";
+import { BudgetInputError, budgetStatusOf, validateBudget } from "../../src/limits/budget.ts";
 import { AuditLog } from "../../src/store/audit.ts";
 import { BudgetStore, type Budget, type BudgetScope } from "../../src/store/budgets.ts";
 import type { Store } from "../../src/store/db.ts";
@@ -24,6 +24,9 @@ export function changeBudget(store: Store, scope: BudgetScope, subject: string, 
   }
   const current = budgets.get(scope, subject);
   if (change.set === undefined && change.period === undefined && change.warnAt === undefined) return current;
+  if (change.set === undefined && !current) {
+    throw new BudgetInputError(`no budget to change: give the amount too (--budget USD for a key, --set USD for a project)`);
+  }
   const checked = validateBudget(change.set ?? current?.amount_usd, change.period ?? current?.period ?? "month", change.warnAt ?? current?.soft_ratio ?? 0.8);
   budgets.set({ scope, subject, amount_usd: checked.amount, period: checked.period, soft_ratio: checked.softRatio });
   audit.record({

@@ -4,6 +4,7 @@ import type { KeyInfo } from "../../src/auth/manager.ts";
 import { ALL, profileDefaults, validatePatch, type Permissions } from "../../src/policy/permissions.ts";
 import { parseDuration } from "../../src/util/duration.ts";
 import { validateBudget } from "../../src/limits/budget.ts";
+import { BudgetStore } from "../../src/store/budgets.ts";
 import { changeBudget, describeBudget } from "./budget.ts";
 import { UserError, dbArg, jsonArg, money, openManagers, printJson, rejectUnknownFlags, table } from "./_shared.ts";
 
@@ -142,6 +143,9 @@ const permissions = defineCommand({
     };
     if (budgetChange.set !== undefined || budgetChange.period !== undefined || budgetChange.warnAt !== undefined) {
       validateBudget(budgetChange.set ?? 1, budgetChange.period ?? "month", budgetChange.warnAt ?? 0.8);
+      if (budgetChange.set === undefined && !new BudgetStore(perms.auth.store.db).get("key", info.id)) {
+        throw new UserError("no budget to change: give the amount too (--budget USD)");
+      }
     }
     if (profile !== undefined) info = perms.applyDefaultProfile(info.id, profile);
     if (Object.keys(patch).length > 0) info = perms.setProfile(info.id, patch);

@@ -5,6 +5,7 @@ import { openStore } from "../../src/store/db.ts";
 import { UsageStore, type UsageGrouping, type UsageTotals } from "../../src/store/usage.ts";
 import { groupedReport, usageReport } from "../../src/usage/report.ts";
 import { PERIODS, isPeriod, type Period } from "../../src/util/period.ts";
+import { parseSince } from "../../src/util/since.ts";
 import { UserError, dbArg, jsonArg, money, printJson, rejectUnknownFlags, table } from "./_shared.ts";
 
 const scopeArgs = {
@@ -108,7 +109,7 @@ function groupCommand(by: UsageGrouping, name: string, heading: string) {
 
 const exportArgs = {
   ...dbArg,
-  since: { type: "string", description: "only rows from this date or time on (YYYY-MM-DD or ISO 8601)", valueHint: "DATE" },
+  since: { type: "string", description: "only rows from then on: a date (YYYY-MM-DD, UTC), an ISO 8601 time or a duration back (7d)", valueHint: "WHEN" },
   format: { type: "string", description: "csv (default) | json (one object per line)", valueHint: "FORMAT" },
   "project-id": { type: "string", description: "only this project", valueHint: "ID" },
   key: { type: "string", description: "only this key (its id)", valueHint: "ID" },
@@ -132,11 +133,7 @@ const exportCommand = defineCommand({
     rejectUnknownFlags(rawArgs, exportArgs);
     const format = args.format ?? "csv";
     if (format !== "csv" && format !== "json") throw new UserError(`--format must be csv or json, got '${format}'`);
-    let since: number | undefined;
-    if (args.since !== undefined) {
-      since = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(args.since) ? `${args.since}T00:00:00Z` : args.since);
-      if (!Number.isFinite(since)) throw new UserError(`--since must be a date (YYYY-MM-DD) or an ISO 8601 time, got '${args.since}'`);
-    }
+    const since = args.since === undefined ? undefined : parseSince(args.since);
     const config = resolveConfig({ dbPath: args.db });
     const usage = new UsageStore(openStore(config.dbPath).db);
     const out: string[] = [];

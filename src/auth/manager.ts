@@ -194,6 +194,13 @@ export class AuthManager {
       });
       this.keys.setPermissions(fresh.info.id, old.profile, old.permissions);
       this.keys.retire(old.id, now + graceMs, fresh.info.id);
+      // The key's spending cap goes with it (its spend so far stays with the old id's usage rows).
+      this.store.db
+        .query(
+          `INSERT OR REPLACE INTO budgets (scope, subject, amount_usd, period, soft_ratio, updated_at)
+           SELECT scope, ?, amount_usd, period, soft_ratio, ? FROM budgets WHERE scope = 'key' AND subject = ?`,
+        )
+        .run(fresh.info.id, now, old.id);
       return fresh;
     }).immediate();
     const oldInfo = this.info(old.id);

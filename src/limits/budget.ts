@@ -33,10 +33,10 @@ export interface Reservation {
   settle(costUsd: number): void;
 }
 
+/** What a budget has spent in one period (usage rows are dated by their start, so a run counts where it began). */
 interface Ledger {
   start: number;
   spent: number;
-  reserved: number;
   warned: boolean;
 }
 
@@ -44,8 +44,15 @@ interface Ledger {
 const usd = (value: number) => `$${value.toFixed(value !== 0 && Math.abs(value) < 0.01 ? 6 : 2)}`;
 const EPSILON = 1e-9;
 
+function budgetId(budget: Budget): string {
+  return `${budget.scope}:${budget.subject}:${budget.period}`;
+}
+
 export class BudgetGate {
   private readonly ledgers = new Map<string, Ledger>();
+  // Kept apart from the ledgers: a run in flight across a period boundary must be released from the cap it
+  // reserved against, whichever ledger is current when it ends.
+  private readonly reserved = new Map<string, number>();
 
   constructor(
     private readonly budgets: BudgetStore,
@@ -57,29 +64,32 @@ export class BudgetGate {
   /** Reserves `maxCostUsd` against the key's and the project's caps, or throws BudgetExceededError. */
   reserve(principal: Principal, maxCostUsd: number): Reservation {
     const now = this.now();
-    const applicable: { budget: Budget; ledger: Ledger; end: number }[] = [];
+    const applicable: { budget: Budget; id: string; ledger: Ledger; end: number }[] = [];
     for (const [scope, subject] of [["key", principal.keyId], ["project", principal.projectId]] as const) {
       const budget = this.budgets.get(scope, subject);
       if (!budget) continue;
       const { start, end } = periodRange(budget.period, now, this.timezone);
+      const id = budgetId(budget);
       const ledger = this.ledger(budget, start);
-      if (ledger.spent + ledger.reserved + maxCostUsd > budget.amount_usd + EPSILON) {
+      const reserved = this.reserved.get(id) ?? 0;
+      if (ledger.spent + reserved + maxCostUsd > budget.amount_usd + EPSILON) {
         const label = scope === "key" ? `key ${subject}` : `project '${subject}'`;
         throw new BudgetExceededError(
           `Budget exceeded for ${label}: spent ${usd(ledger.spent)} of ${usd(budget.amount_usd)} this ${budget.period}` +
-            `${ledger.reserved > 0 ? ` (${usd(ledger.reserved)} more reserved by running requests)` : ""}` +
+            `${reserved > 0 ? ` (${usd(reserved)} more reserved by running requests)` : ""}` +
             ` and this request may cost up to ${usd(maxCostUsd)}; the budget resets at ${new Date(end).toISOString()}`,
           end,
           scope,
           subject,
         );
       }
-      applicable.push({ budget, ledger, end });
+      applicable.push({ budget, id, ledger, end });
     }
     const warnings: BudgetWarning[] = [];
-    for (const { budget, ledger } of applicable) {
-      ledger.reserved += maxCostUsd;
-      const ratio = (ledger.spent + ledger.reserved) / budget.amount_usd;
+    for (const { budget, id, ledger } of applicable) {
+      const reserved = (this.reserved.get(id) ?? 0) + maxCostUsd;
+      this.reserved.set(id, reserved);
+      const ratio = (ledger.spent + reserved) / budget.amount_usd;
       if (ratio >= budget.soft_ratio) {
         const label = budget.scope === "key" ? `key ${budget.subject}` : `project ${budget.subject}`;
         warnings.push({
@@ -98,9 +108,12 @@ export class BudgetGate {
       settle: (costUsd: number) => {
         if (settled) return;
         settled = true;
-        for (const { ledger } of applicable) {
-          ledger.reserved = Math.max(0, ledger.reserved - maxCostUsd);
-          ledger.spent += costUsd;
+        for (const { id, ledger } of applicable) {
+          const left = (this.reserved.get(id) ?? 0) - maxCostUsd;
+          if (left > EPSILON) this.reserved.set(id, left);
+          else this.reserved.delete(id);
+          // The cost belongs to the period the run started in; a newer ledger reads it from the usage rows.
+          if (this.ledgers.get(id) === ledger) ledger.spent += costUsd;
         }
       },
     };
@@ -110,16 +123,16 @@ export class BudgetGate {
   status(budget: Budget): { spent: number; reserved: number; start: number; end: number } {
     const { start, end } = periodRange(budget.period, this.now(), this.timezone);
     const ledger = this.ledger(budget, start);
-    return { spent: ledger.spent, reserved: ledger.reserved, start, end };
+    return { spent: ledger.spent, reserved: this.reserved.get(budgetId(budget)) ?? 0, start, end };
   }
 
   private ledger(budget: Budget, start: number): Ledger {
-    const id = `${budget.scope}:${budget.subject}:${budget.period}`;
+    const id = budgetId(budget);
     let ledger = this.ledgers.get(id);
     if (!ledger || ledger.start !== start) {
-      // New period (or first use): what was spent comes from the usage rows; running reservations carry over.
+      // New period (or first use): what was spent comes from the usage rows.
       const spent = this.usage.cost(budget.scope === "key" ? { keyId: budget.subject, since: start } : { projectId: budget.subject, since: start });
-      ledger = { start, spent, reserved: ledger?.reserved ?? 0, warned: false };
+      ledger = { start, spent, warned: false };
       this.ledgers.set(id, ledger);
     }
     return ledger;

@@ -77,6 +77,13 @@ function upstreamError(kind: string | undefined, message: string): ApiError {
 }
 
 function oneLine(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
+  // The CLI's messages can name the upstream address ("check your inference gateway (127.0.0.1:PORT)"): callers
+  // need not learn how the gateway reaches the model.
+  const line = text
+    .replace(/https?:\/\/\S+/g, "[upstream]")
+    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, "[upstream]")
+    .replace(/\blocalhost(?::\d+)?\b/g, "[upstream]")
+    .replace(/\s+/g, " ")
+    .trim();
   return line.length > 300 ? `${line.slice(0, 300)}…` : line || "no detail";
 }

@@ -116,7 +116,11 @@ export class TaskService {
   }
 
   /** Checks the request (400/403), starts the run (429/503 when refused), and returns at once. */
-  async submit(principal: Principal, body: TaskRequest, options: SubmitOptions): Promise<{ taskId: string; done: Promise<TaskResult> }> {
+  async submit(
+    principal: Principal,
+    body: TaskRequest,
+    options: SubmitOptions,
+  ): Promise<{ taskId: string; done: Promise<TaskResult>; budgetWarnings: string[] }> {
     let plan: TaskPlan;
     try {
       plan = planTask(principal, body, this.deps);
@@ -158,7 +162,7 @@ export class TaskService {
       this.live.delete(taskId);
       options.signal?.removeEventListener("abort", onClientGone);
     });
-    return { taskId, done };
+    return { taskId, done, budgetWarnings: admitted.budgetWarnings.map((warning) => warning.message) };
   }
 
   private async follow(taskId: string, principal: Principal, plan: TaskPlan, admitted: AdmittedRun, options: SubmitOptions): Promise<TaskResult> {

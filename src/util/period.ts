@@ -57,6 +57,12 @@ function midnight(year: number, month: number, day: number, timeZone: string): n
     const seen = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
     guess += wall - seen;
   }
+  // Where clocks jump forward at midnight (America/Santiago, America/Havana), 00:00 does not exist and the
+  // correction lands on the evening before: the day starts at its first instant, when the local date changes.
+  const p = partsIn(guess, timeZone);
+  if (Date.UTC(p.year, p.month - 1, p.day) < wall) {
+    guess += 86_400_000 - ((p.hour * 60 + p.minute) * 60 + p.second) * 1000;
+  }
   return guess;
 }
 

@@ -44,7 +44,7 @@ interface BatchItem {
 export function batchRoutes(deps: BatchDeps) {
   return new Elysia().post(
     "/v1/batch",
-    async ({ request, body }) => {
+    async ({ request, body, set }) => {
       const context = requestContext(request);
       const { principal } = context;
       if (body.model !== undefined && !isValidModel(body.model)) {
@@ -54,6 +54,7 @@ export function batchRoutes(deps: BatchDeps) {
       deps.limiter.refund(principal.keyId);
       const concurrency = Math.min(body.max_concurrency ?? principal.permissions.max_concurrent, principal.permissions.max_concurrent);
       const items: BatchItem[] = new Array(body.prompts.length);
+      const warnings = new Set<string>();
       let next = 0;
       const worker = async () => {
         for (let index = next++; index < body.prompts.length; index = next++) {
@@ -78,6 +79,7 @@ export function batchRoutes(deps: BatchDeps) {
             signal: request.signal,
             denyPaths: deps.denyPaths,
           });
+          for (const warning of admitted.budgetWarnings) warnings.add(warning.message);
           const outcome = await admitted.done;
           const error = runError(outcome, admitted.limits);
           if (error) return { ...failed(error), cost: outcome.costUsd };
@@ -97,6 +99,7 @@ export function batchRoutes(deps: BatchDeps) {
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, body.prompts.length) }, worker));
+      if (warnings.size > 0) set.headers["x-budget-warning"] = [...warnings].join("; ");
       return {
         object: "batch",
         model: body.model ?? "sonnet",

@@ -39,11 +39,12 @@ export function tasksRoutes(tasks: TaskService) {
       "/v1/task",
       async ({ request, body, set }) => {
         const context = requestContext(request);
-        const { taskId, done } = await tasks.submit(context.principal, body, {
+        const { taskId, done, budgetWarnings } = await tasks.submit(context.principal, body, {
           requestId: context.requestId,
           // A background task belongs to the server once accepted; a foreground one ends with its caller.
           signal: body.background ? undefined : request.signal,
         });
+        if (budgetWarnings.length > 0) set.headers["x-budget-warning"] = budgetWarnings.join("; ");
         if (body.background) {
           done.catch(() => {}); // its end is recorded in the tasks table
           set.status = 202;
