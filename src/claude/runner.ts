@@ -298,11 +298,13 @@ export function startRun(spec: RunSpec, deps: RunnerDeps): RunHandle {
     spec.signal?.removeEventListener("abort", onAbort);
     if (hardKill) await hardKill;
     // Tool processes live in sessions of their own and outlive the CLI: sweep them by marker.
-    const stray = await killRunProcesses(undefined, marker);
+    let stray = await killRunProcesses(undefined, marker);
     // A stray process holding the pipe open must not stall us forever.
     const drainMs = deps.drainMs ?? 2000;
     const drained = await Promise.race([Promise.all([stdoutDone, stderrDone]).then(() => true), sleep(drainMs).then(() => false)]);
     if (!drained) {
+      // Still held open: something of the run outlived the first sweep (it was still being forked then).
+      stray += await killRunProcesses(undefined, marker);
       await Promise.allSettled([stdoutReader.cancel(), stderrReader.cancel()]);
       await Promise.race([Promise.all([stdoutDone, stderrDone]), sleep(100)]);
     }
