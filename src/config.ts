@@ -26,6 +26,8 @@ export interface Config {
   auditRetentionDays: number;
   /** Finished tasks' workspaces (their artifacts) are removed after this many hours. */
   taskRetentionHours: number;
+  /** Run Bash commands in Claude Code's bubblewrap sandbox (needs bwrap and socat). Off only by explicit choice. */
+  commandSandbox: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -84,6 +86,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = 
     logLevel: logLevel as Config["logLevel"],
     timezone,
     metrics: metrics === undefined ? true : !["0", "false", "no", "off"].includes(metrics.toLowerCase()),
+    commandSandbox: !["0", "false", "no", "off"].includes((env.CLAUDE_API_BASH_SANDBOX ?? "on").toLowerCase()),
     taskRetentionHours: int("taskRetentionHours", "CLAUDE_API_TASK_RETENTION_HOURS", 24, 1, 24 * 365),
     auditRetentionDays: int("auditRetentionDays", "CLAUDE_API_AUDIT_RETENTION_DAYS", 90, 1, 36_500),
   };

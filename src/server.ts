@@ -1,5 +1,6 @@
 // Wires the parts of a running gateway together: store → auth → limits → runs → HTTP app; takes them down cleanly.
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { homedir } from "node:os";
 import type { Config } from "./config.ts";
 import { AuthManager } from "./auth/manager.ts";
 import { LastUsedTracker } from "./auth/last-used.ts";
@@ -34,6 +35,17 @@ export class ListenError extends Error {}
 const PROBE_INTERVAL_MS = 30_000;
 const PRUNE_INTERVAL_MS = 15 * 60_000;
 
+/**
+ * What Bash must not see: the gateway's data dir (or just the database files when it lives in a shared dir such
+ * as /tmp), every run's directory (each run gets its own back), Claude Code's config dir and the runs' HOME.
+ */
+function sandboxedPaths(config: Config): string[] {
+  const dataDir = dirname(config.dbPath);
+  const shared = new Set(["/", "/tmp", "/var/tmp", "/home", "/root", homedir()]);
+  const data = shared.has(dataDir) ? [config.dbPath, `${config.dbPath}-wal`, `${config.dbPath}-shm`] : [dataDir];
+  return [...data, config.workRoot, config.claudeConfigDir].map((path) => resolve(path));
+}
+
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const store = openStore(config.dbPath);
   const writeFailed = (what: string) => (error: unknown) => log.error(`${what}_write_failed`, { error: String(error) });
@@ -55,6 +67,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     probedAt = Date.now();
     probe = await probeClaude(config.claudeBin, { configDir: config.claudeConfigDir });
   };
+  const sandboxTools = { bwrap: Bun.which("bwrap") !== null, socat: Bun.which("socat") !== null };
+  if (config.commandSandbox && !(sandboxTools.bwrap && sandboxTools.socat)) {
+    log.warn("command_sandbox_unavailable", {
+      missing: Object.entries(sandboxTools).filter(([, found]) => !found).map(([name]) => name),
+      fix: "install bubblewrap and socat (apt install bubblewrap socat): until then requests that give the model Bash fail with 503; other requests are unaffected",
+    });
+  } else if (!config.commandSandbox) {
+    log.warn("command_sandbox_off", { note: "CLAUDE_API_BASH_SANDBOX=off: Bash commands run unconfined, as the server's user, and can read its database" });
+  }
   if (!probe.ok) {
     log.warn("claude_unavailable", {
       bin: config.claudeBin,
@@ -77,6 +98,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       home: join(config.workRoot, ".home"),
       configDir: config.claudeConfigDir,
     },
+    commandSandbox: config.commandSandbox ? { denyRead: sandboxedPaths(config) } : undefined,
     processSlots,
     keySlots: new KeySlots(),
     usage,
@@ -125,6 +147,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         credentials: probe.credentials.configured,
         ...(probe.error ? { error: probe.error } : {}),
       },
+      bash_sandbox: { enabled: config.commandSandbox, bwrap: sandboxTools.bwrap, socat: sandboxTools.socat },
       processes: { live: processSlots.live, max: processSlots.max, queued: processSlots.queued, max_queue: processSlots.maxQueue },
     };
   };

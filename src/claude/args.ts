@@ -53,6 +53,13 @@ export interface ClaudeArgsSpec {
   /** Absolute paths the model must not read or edit (deny rules in `--settings`; also checked in simple Bash commands). */
   denyPaths?: readonly string[];
   /**
+   * When a command-running tool (Bash, Monitor) is offered, run its commands in Claude Code's bubblewrap sandbox:
+   * these directories hidden (the run's own workspace and tmp dir stay visible), writes only in the workspace, no
+   * network, the Anthropic credentials out of its environment. Deny rules alone do not stop `cat dir/*.db` or an
+   * interpreter; the sandbox does (verified with 2.1.331). The run refuses to start if bwrap or socat is missing.
+   */
+  commandSandbox?: { denyRead: readonly string[] };
+  /**
    * Default true: Write/Edit/NotebookEdit are approved only under the workspace (`Edit(<ws>/**)`) and
    * Read/Glob/Grep only there too (`Read(<ws>/**)`); elsewhere they are denied. Bash cannot be confined this way.
    */
@@ -133,6 +140,9 @@ export function validateArgsSpec(spec: ClaudeArgsSpec): void {
   spec.denyPaths?.forEach((p, i) =>
     check(isAbsolute(p) && SAFE_PATH.test(p), `denyPaths[${i}]`, `deny path must be absolute and plain: '${truncate(p)}'`),
   );
+  spec.commandSandbox?.denyRead.forEach((p, i) =>
+    check(isAbsolute(p) && SAFE_PATH.test(p), `commandSandbox.denyRead[${i}]`, `sandbox path must be absolute and plain: '${truncate(p)}'`),
+  );
   if (spec.maxBudgetUsd !== undefined) {
     check(Number.isFinite(spec.maxBudgetUsd) && spec.maxBudgetUsd > 0, "maxBudgetUsd", "max budget must be a positive number of USD");
   }
@@ -180,6 +190,28 @@ export function denyPathRules(paths: readonly string[]): string[] {
   return rules;
 }
 
+/** Tools whose commands run as processes on the host: they get the sandbox. */
+export const COMMAND_TOOLS: ReadonlySet<string> = new Set(["Bash", "Monitor"]);
+/** Credentials Claude Code passes to its own subprocesses unless told not to. */
+const CREDENTIAL_VARS = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK"];
+
+function sandboxSettings(denyRead: readonly string[], ctx: ArgsContext) {
+  const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+  return {
+    enabled: true,
+    // Without it a missing bwrap only warns and the commands run unconfined.
+    failIfUnavailable: true,
+    allowUnsandboxedCommands: false,
+    autoAllowBashIfSandboxed: true,
+    filesystem: {
+      // The CLI's shared scratch dir holds other runs' background output.
+      denyRead: [...denyRead, `/tmp/claude-${uid}`],
+      allowRead: [ctx.workspace, join(ctx.runDir, "tmp")],
+    },
+    credentials: { envVars: CREDENTIAL_VARS.map((name) => ({ name, mode: "deny" })) },
+  };
+}
+
 /** Validate the spec and build argv (without the binary). Pure. */
 export function buildArgs(spec: ClaudeArgsSpec, ctx: ArgsContext): BuiltArgs {
   validateArgsSpec(spec);
@@ -213,7 +245,8 @@ export function buildArgs(spec: ClaudeArgsSpec, ctx: ArgsContext): BuiltArgs {
   const deny = denyPathRules(spec.denyPaths ?? []);
   // With the workspace's .claude/ loaded as project settings, the model must not be able to write them.
   if (spec.projectSettingsOnly) deny.push(`Edit(/${ctx.workspace.replace(/\/+$/, "")}/.claude/**)`);
-  if (deny.length > 0) args.push("--settings", JSON.stringify({ permissions: { deny } }));
+  const sandbox = spec.commandSandbox && spec.tools.some((tool) => COMMAND_TOOLS.has(tool)) ? sandboxSettings(spec.commandSandbox.denyRead, ctx) : undefined;
+  if (deny.length > 0 || sandbox) args.push("--settings", JSON.stringify({ ...(deny.length > 0 ? { permissions: { deny } } : {}), ...(sandbox ? { sandbox } : {}) }));
 
   if (spec.maxBudgetUsd !== undefined) args.push("--max-budget-usd", String(spec.maxBudgetUsd));
   if (spec.maxTurns !== undefined) args.push("--max-turns", String(spec.maxTurns));

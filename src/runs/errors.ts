@@ -31,6 +31,14 @@ export function runError(outcome: RunOutcome, limits: RunLimits): ApiError | und
     case "upstream":
       return upstreamError(error.upstream, error.message);
     default:
+      if (/sandbox required but unavailable|bubblewrap|socat not installed/i.test(`${error.message} ${outcome.stderrTail}`)) {
+        return new ApiError(
+          503,
+          "overloaded_error",
+          "This server cannot run Bash safely yet: its sandbox needs bubblewrap and socat (the operator must install them: apt install bubblewrap socat)",
+          { code: "sandbox_unavailable", headers: { "retry-after": "3600" } },
+        );
+      }
       return new ApiError(502, "upstream_error", `Claude Code failed: ${oneLine(error.message)}`);
   }
 }

@@ -23,6 +23,8 @@ export interface RunServiceDeps {
   budgets: BudgetGate;
   audit: AuditLog;
   metrics: Metrics;
+  /** Directories hidden from the commands of Bash-like tools (see ClaudeArgsSpec.commandSandbox); undefined: off. */
+  commandSandbox?: { denyRead: string[] };
 }
 
 export interface RunRequest {
@@ -95,7 +97,7 @@ export class RunService {
     const started = Date.now();
     let handle: RunHandle;
     try {
-      handle = startRun({ ...request.spec, signal: request.signal }, this.deps.runner);
+      handle = startRun({ ...request.spec, commandSandbox: this.deps.commandSandbox, signal: request.signal }, this.deps.runner);
     } catch (error) {
       processRelease();
       keyRelease();

@@ -474,11 +474,8 @@ describe("the gateway's database and environment are out of the model's reach", 
 
   // Bash cannot be confined by permission rules alone: a command that reaches the file indirectly (a glob, an
   // interpreter) is not recognised as a read of the denied path.
-  // KNOWN HOLE (README, "What a key can and cannot make the model do"): Claude Code's deny rules match literal paths
-  // in simple commands only, and Bash runs as the server's user, so a glob or an interpreter still reads the file.
-  // Closing it needs OS isolation of Bash (a separate user, or Claude Code's bubblewrap sandbox). Kept, skipped, so
-  // the fix has its test waiting; the literal-path refusals above do pass.
-  test.skip("pro key with Bash: indirect reads of the DB (a glob, an interpreter) return no DB content either", async () => {
+  // Deny rules alone match literal paths only; this holds because Bash runs in the bubblewrap sandbox.
+  test("pro key with Bash: indirect reads of the DB (a glob, an interpreter) return no DB content either", async () => {
     const prompt = uniquePrompt("read db indirectly");
     const dir = dirname(gw.db);
     const seen = script(

@@ -328,9 +328,8 @@ describe("enforced while the task runs", () => {
     expect(task.execution_log.every((e) => e.outcome !== "ok")).toBe(true);
   });
 
-  // KNOWN HOLE (README, "What a key can and cannot make the model do"): deny rules match literal paths in simple
-  // commands only and Bash runs as the server's user. Skipped until Bash is isolated at the OS level.
-  test.skip("with Bash allowed the model still cannot read the gateway's database", async () => {
+  // Deny rules alone match literal paths only; this holds because Bash runs in the bubblewrap sandbox.
+  test("with Bash allowed the model still cannot read the gateway's database", async () => {
     const marker = tag("BASH-DB");
     const dir = dirname(gateway.db);
     const commands = [
