@@ -8,7 +8,7 @@ export function registerCleanup(cleanup: () => void | Promise<void>): void {
   cleanups.push(cleanup);
 }
 
-afterAll(async () => {
+async function runCleanups(): Promise<void> {
   // Newest first: processes started in a temp dir stop before the dir goes.
   for (const cleanup of cleanups.splice(0).reverse()) {
     try {
@@ -17,4 +17,14 @@ afterAll(async () => {
       // best effort
     }
   }
-});
+}
+
+try {
+  afterAll(runCleanups);
+} catch {
+  // Outside bun test (a benchmark using the harness): clean up when the script ends or is interrupted.
+  process.on("beforeExit", () => void runCleanups());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => void runCleanups().then(() => process.exit(130)));
+  }
+}
