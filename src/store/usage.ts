@@ -1,6 +1,7 @@
 // The usage table: one row per request that reached the runner. Rows are queued in memory and written in
 // batches so a response never waits on the disk; readers flush first, so what they see is complete.
 import type { Database } from "bun:sqlite";
+import { BatchedWriter, whereClause } from "./batched-writer.ts";
 
 export interface UsageRecord {
   request_id: string;
@@ -53,77 +54,64 @@ const GROUP_COLUMNS = { model: "COALESCE(model, '')", key: "key_id", project: "p
 export type UsageGrouping = keyof typeof GROUP_COLUMNS;
 
 export class UsageStore {
-  private queue: UsageRecord[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly insert;
+  private readonly writer: BatchedWriter<UsageRecord>;
 
   constructor(
     private readonly db: Database,
-    private readonly flushDelayMs = 200,
-    private readonly onError?: (error: unknown) => void,
+    flushDelayMs = 200,
+    onError?: (error: unknown) => void,
   ) {
-    this.insert = db.query(
+    const insert = db.query(
       `INSERT INTO usage (request_id, key_id, project_id, endpoint, model, input_tokens, output_tokens,
          cache_creation_tokens, cache_read_tokens, cost_usd, duration_ms, status, http_status, error, created_at)
        VALUES ($request_id, $key_id, $project_id, $endpoint, $model, $input_tokens, $output_tokens,
          $cache_creation_tokens, $cache_read_tokens, $cost_usd, $duration_ms, $status, $http_status, $error, $created_at)`,
     );
+    this.writer = new BatchedWriter<UsageRecord>({
+      db,
+      delayMs: flushDelayMs,
+      maxBatch: 256,
+      onError,
+      write: (row) => insert.run(row as unknown as Record<string, string | number | null>),
+    });
   }
 
   record(row: UsageRecord): void {
-    this.queue.push(row);
-    if (this.queue.length >= 256) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushDelayMs);
+    this.writer.add(row);
   }
 
   /** Writes queued rows; false if the database refused them (they stay queued and are retried). Never throws. */
   flush(): boolean {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.queue.length === 0) return true;
-    const batch = this.queue;
-    this.queue = [];
-    try {
-      this.db.transaction(() => {
-        for (const row of batch) this.insert.run(row as unknown as Record<string, string | number | null>);
-      })();
-      return true;
-    } catch (err) {
-      // Busy or failing database: keep the rows and retry; usage is billing data and must not be dropped.
-      this.queue = batch.concat(this.queue);
-      this.timer = setTimeout(() => this.flush(), this.flushDelayMs * 5);
-      this.onError?.(err);
-      return false;
-    }
+    return this.writer.flush();
   }
 
   get pending(): number {
-    return this.queue.length;
+    return this.writer.pending;
   }
 
   /** Every row under the filter, oldest first, one at a time (an export of millions of rows stays small in memory). */
   *rows(filter: UsageExportFilter): Generator<UsageRow> {
     this.flush();
-    const { where, params } = whereClause(filter);
+    const { where, params } = usageWhere(filter);
     yield* this.db.query<UsageRow, typeof params>(`SELECT * FROM usage ${where} ORDER BY created_at, id`).iterate(...params);
   }
 
   /** USD spent under the filter (queued rows included). */
   cost(filter: UsageFilter): number {
     this.flush();
-    const { where, params } = whereClause(filter);
+    const { where, params } = usageWhere(filter);
     return this.db.query<{ cost: number }, typeof params>(`SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage ${where}`).get(...params)!.cost;
   }
 
   totals(filter: UsageFilter): UsageTotals {
     this.flush();
-    const { where, params } = whereClause(filter);
+    const { where, params } = usageWhere(filter);
     return this.db.query<UsageTotals, typeof params>(`SELECT ${TOTALS} FROM usage ${where}`).get(...params)!;
   }
 
   grouped(filter: UsageFilter, by: UsageGrouping): UsageGroup[] {
     this.flush();
-    const { where, params } = whereClause(filter);
+    const { where, params } = usageWhere(filter);
     const column = GROUP_COLUMNS[by];
     return this.db
       .query<UsageGroup, typeof params>(`SELECT ${column} AS "group", ${TOTALS} FROM usage ${where} GROUP BY 1 ORDER BY cost_usd DESC, 1`)
@@ -141,24 +129,11 @@ export interface UsageExportFilter {
   keyId?: string;
 }
 
-function whereClause(filter: UsageFilter): { where: string; params: (string | number)[] } {
-  const clauses: string[] = [];
-  const params: (string | number)[] = [];
-  if (filter.projectId !== undefined) {
-    clauses.push("project_id = ?");
-    params.push(filter.projectId);
-  }
-  if (filter.keyId !== undefined) {
-    clauses.push("key_id = ?");
-    params.push(filter.keyId);
-  }
-  if (filter.since !== undefined) {
-    clauses.push("created_at >= ?");
-    params.push(filter.since);
-  }
-  if (filter.until !== undefined) {
-    clauses.push("created_at < ?");
-    params.push(filter.until);
-  }
-  return { where: clauses.length ? `WHERE ${clauses.join(" AND ")}` : "", params };
+function usageWhere(filter: UsageFilter) {
+  return whereClause([
+    ["project_id = ?", filter.projectId],
+    ["key_id = ?", filter.keyId],
+    ["created_at >= ?", filter.since],
+    ["created_at < ?", filter.until],
+  ]);
 }
