@@ -9,6 +9,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { CLAUDE_BIN, bearer, cli, createKey, startGateway, tempDir, type CreatedKey, type Gateway } from "../support/harness.ts";
 import { startFakeAnthropic, turn, type FakeAnthropic, type RecordedRequest, type Turn, type TurnFn } from "../support/fake-anthropic.ts";
+import { requestId, scriptPrompt, uniquePrompt } from "../support/scripting.ts";
 
 setDefaultTimeout(30_000);
 
@@ -34,25 +35,9 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 
-let counter = 0;
-function uniquePrompt(what: string): string {
-  return `${what} #${++counter}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-function requestId(): string {
-  return `test-${crypto.randomUUID()}`;
-}
-
-/** Scripts the model's turns for one prompt (the last repeats); returns the model requests made for it. */
+/** Scripts the model's turns for one prompt (see test/support/scripting.ts). */
 function script(prompt: string, ...turns: Array<Turn | TurnFn>): RecordedRequest[] {
-  const seen: RecordedRequest[] = [];
-  fake.route((req) => {
-    if (req.prompt() !== prompt) return undefined;
-    const next = turns[Math.min(seen.length, turns.length - 1)]!;
-    seen.push(req);
-    return typeof next === "function" ? next(req) : next;
-  });
-  return seen;
+  return scriptPrompt(fake, prompt, ...turns);
 }
 
 function chat(gateway: Gateway, key: string, body: unknown, init: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {

@@ -1,0 +1,28 @@
+// Per-test scripting of the shared fake model: each test routes on a prompt no other test uses.
+import type { FakeAnthropic, RecordedRequest, Turn, TurnFn } from "./fake-anthropic.ts";
+
+let counter = 0;
+
+/** A prompt no other test uses: the fake routes on it. */
+export function uniquePrompt(what: string): string {
+  return `${what} #${++counter}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A request id to send as X-Request-Id, so the usage row of exactly this request can be found. */
+export function requestId(): string {
+  return `test-${crypto.randomUUID()}`;
+}
+
+/**
+ * Scripts the model's turns for one prompt (the last turn repeats); returns the model requests the CLI made for it.
+ */
+export function scriptPrompt(fake: FakeAnthropic, prompt: string, ...turns: Array<Turn | TurnFn>): RecordedRequest[] {
+  const seen: RecordedRequest[] = [];
+  fake.route((req) => {
+    if (req.prompt() !== prompt) return undefined;
+    const next = turns[Math.min(seen.length, turns.length - 1)]!;
+    seen.push(req);
+    return typeof next === "function" ? next(req) : next;
+  });
+  return seen;
+}
