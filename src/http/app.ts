@@ -48,7 +48,13 @@ export function createApp(deps: AppDeps) {
         },
       }),
     )
-    .use(createGate({ ...deps, onGateResponse: (request, status, keyId) => observer.finish(request, "(gate)", status, keyId) }))
+    .use(
+      createGate({
+        ...deps,
+        onRequestStart: observer.start,
+        onGateResponse: (request, status, keyId) => observer.finish(request, "(gate)", status, keyId),
+      }),
+    )
     .use(docsRoutes(deps.version))
     .use(healthRoutes(deps.health))
     .use(modelsRoutes)

@@ -29,6 +29,8 @@ export interface GateDeps {
     path: string;
     requestId: string;
   }) => void;
+  /** Told first of every request (the observer's clock starts here). */
+  onRequestStart?: (request: Request) => void;
   /** Told of each response the gate answers itself (they skip Elysia's after-response hooks). */
   onGateResponse?: (request: Request, status: number, keyId?: string) => void;
 }
@@ -95,6 +97,7 @@ export function presentedKey(request: Request): string | undefined {
 
 export function createGate(deps: GateDeps) {
   return new Elysia({ name: "auth-gate" }).onRequest(({ request, set, server }) => {
+    deps.onRequestStart?.(request);
     const incoming = request.headers.get("x-request-id");
     const requestId = incoming !== null && VALID_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     set.headers["x-request-id"] = requestId;

@@ -15,7 +15,8 @@ const labels = (pairs: Record<string, string>) =>
     .join(",")}}`;
 
 export class Metrics {
-  private readonly requests = new Map<string, { method: string; route: string; status: string; count: number }>();
+  /** route → method → status → count */
+  private readonly requestCounts = new Map<string, Map<string, Map<number, number>>>();
   private readonly latency = new Map<string, Histogram>();
   private readonly runs = new Map<string, { model: string; status: string; count: number }>();
   private readonly tokens = new Map<string, { model: string; kind: string; count: number }>();
@@ -23,16 +24,21 @@ export class Metrics {
   private readonly gauges: { name: string; help: string; read: () => number }[] = [];
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const id = `${method} ${route} ${status}`;
-    const entry = this.requests.get(id);
-    if (entry) entry.count++;
-    else this.requests.set(id, { method, route, status: String(status), count: 1 });
+    // Nested lookups rather than a composed string key: this runs on every request.
+    let byRoute = this.requestCounts.get(route);
+    if (!byRoute) this.requestCounts.set(route, (byRoute = new Map()));
+    let byMethod = byRoute.get(method);
+    if (!byMethod) byRoute.set(method, (byMethod = new Map()));
+    byMethod.set(status, (byMethod.get(status) ?? 0) + 1);
     let histogram = this.latency.get(route);
     if (!histogram) {
       histogram = { counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
       this.latency.set(route, histogram);
     }
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) histogram.counts[i]!++;
+    // Non-cumulative here (one bucket per observation); render() accumulates.
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[bucket]!) bucket++;
+    if (bucket < LATENCY_BUCKETS.length) histogram.counts[bucket]!++;
     histogram.sum += seconds;
     histogram.count++;
   }
@@ -58,10 +64,18 @@ export class Metrics {
   render(): string {
     const out: string[] = [];
     out.push("# HELP claude_api_requests_total HTTP requests by method, route and status.", "# TYPE claude_api_requests_total counter");
-    for (const r of this.requests.values()) out.push(`claude_api_requests_total${labels({ method: r.method, route: r.route, status: r.status })} ${r.count}`);
+    for (const [route, byMethod] of this.requestCounts) {
+      for (const [method, byStatus] of byMethod) {
+        for (const [status, count] of byStatus) out.push(`claude_api_requests_total${labels({ method, route, status: String(status) })} ${count}`);
+      }
+    }
     out.push("# HELP claude_api_request_duration_seconds Time to response headers, by route.", "# TYPE claude_api_request_duration_seconds histogram");
     for (const [route, h] of this.latency) {
-      LATENCY_BUCKETS.forEach((le, i) => out.push(`claude_api_request_duration_seconds_bucket${labels({ route, le: String(le) })} ${h.counts[i]}`));
+      let cumulative = 0;
+      LATENCY_BUCKETS.forEach((le, i) => {
+        cumulative += h.counts[i]!;
+        out.push(`claude_api_request_duration_seconds_bucket${labels({ route, le: String(le) })} ${cumulative}`);
+      });
       out.push(`claude_api_request_duration_seconds_bucket${labels({ route, le: "+Inf" })} ${h.count}`);
       out.push(`claude_api_request_duration_seconds_sum${labels({ route })} ${h.sum}`);
       out.push(`claude_api_request_duration_seconds_count${labels({ route })} ${h.count}`);
