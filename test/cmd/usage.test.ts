@@ -6,38 +6,14 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BIN, CLAUDE_BIN, bearer, cli, createKey, isolatedEnv, startGateway, tempDir, type CliResult, type CreatedKey, type Gateway } from "../support/harness.ts";
 import { startFakeAnthropic, turn, type FakeAnthropic } from "../support/fake-anthropic.ts";
+import type { UsageRow, UsageTotals } from "../../src/store/usage.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-interface Row {
-  id: number;
-  request_id: string;
-  key_id: string;
-  project_id: string;
-  endpoint: string;
-  model: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_tokens: number;
-  cache_read_tokens: number;
-  cost_usd: number;
-  duration_ms: number;
-  status: string;
-  http_status: number | null;
-  error: string | null;
-  created_at: number;
-}
+type Row = UsageRow;
 
-interface Totals {
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_tokens: number;
-  cache_read_tokens: number;
-  cost_usd: number;
-}
+type Totals = UsageTotals;
 
 let fake: FakeAnthropic;
 let gateway: Gateway;

@@ -10,6 +10,7 @@ import OpenAI from "openai";
 import { CLAUDE_BIN, bearer, cli, createKey, startGateway, tempDir, type CreatedKey, type Gateway } from "../support/harness.ts";
 import { startFakeAnthropic, turn, type FakeAnthropic, type RecordedRequest, type Turn, type TurnFn } from "../support/fake-anthropic.ts";
 import { requestId, scriptPrompt, uniquePrompt } from "../support/scripting.ts";
+import type { UsageRow } from "../../src/store/usage.ts";
 
 setDefaultTimeout(30_000);
 
@@ -53,18 +54,6 @@ interface ErrorBody {
   error: { type: string; message: string; code?: string; param?: string };
 }
 
-interface UsageRow {
-  request_id: string;
-  key_id: string;
-  project_id: string;
-  endpoint: string;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  status: string;
-  http_status: number | null;
-  error: string | null;
-}
 
 function rowsOf(gateway: Gateway, id: string): UsageRow[] {
   const db = new Database(gateway.db, { readonly: true });

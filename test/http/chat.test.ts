@@ -11,6 +11,7 @@ import OpenAI from "openai";
 import { CLAUDE_BIN, bearer, cli, createKey, startGateway, tempDir, type CreatedKey, type Gateway } from "../support/harness.ts";
 import { DEFAULT_USAGE, startFakeAnthropic, turn, type FakeAnthropic, type RecordedRequest, type Turn, type TurnFn } from "../support/fake-anthropic.ts";
 import { requestId, scriptPrompt, uniquePrompt } from "../support/scripting.ts";
+import type { UsageRow } from "../../src/store/usage.ts";
 
 setDefaultTimeout(30_000);
 
@@ -54,21 +55,6 @@ function script(prompt: string, ...turns: Array<Turn | TurnFn>): RecordedRequest
   return scriptPrompt(fake, prompt, ...turns);
 }
 
-interface UsageRow {
-  request_id: string;
-  key_id: string;
-  project_id: string;
-  endpoint: string;
-  model: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_tokens: number;
-  cache_read_tokens: number;
-  cost_usd: number;
-  status: string;
-  http_status: number | null;
-  error: string | null;
-}
 
 function query<T>(sql: string, ...params: (string | number)[]): T[] {
   const db = new Database(gw.db, { readonly: true });

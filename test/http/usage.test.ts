@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { Database } from "bun:sqlite";
 import { CLAUDE_BIN, bearer, createKey, startGateway, tempDir, type CreatedKey, type Gateway } from "../support/harness.ts";
 import { startFakeAnthropic, turn, type FakeAnthropic, type Turn } from "../support/fake-anthropic.ts";
+import type { UsageTotals } from "../../src/store/usage.ts";
 
 setDefaultTimeout(30_000);
 
@@ -14,15 +15,7 @@ let a1: CreatedKey;
 let a2: CreatedKey;
 let b: CreatedKey;
 
-interface Totals {
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_tokens: number;
-  cache_read_tokens: number;
-  cost_usd: number;
-}
+type Totals = UsageTotals;
 
 interface UsageReport {
   project_id: string;
