@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { startFakeAnthropic, turn, type FakeAnthropic, type RecordedRequest, type Turn } from "../support/fake-anthropic.ts";
 import { bearer, CLAUDE_BIN, cli, createKey, startGateway, tempDir, type CreatedKey, type Gateway } from "../support/harness.ts";
+import { requestsFor as requestsForMarker, scriptByToolResults, uniqueTag } from "../support/scripting.ts";
 
 // Real CLI runs and gateway restarts: more than bun's default 5 s on a busy machine.
 setDefaultTimeout(30_000);
@@ -70,18 +71,9 @@ afterAll(async () => {
 
 // ---- helpers -----------------------------------------------------------------------------------------------
 
-let tagCounter = 0;
-function tag(name: string): string {
-  return `${name}-${process.pid}-${++tagCounter}`;
-}
-
-function scripted(marker: string, replies: Turn[]): void {
-  fake.route((req) => (req.prompt().includes(marker) ? replies[Math.min(req.toolResults().length, replies.length - 1)] : undefined));
-}
-
-function requestsFor(marker: string): RecordedRequest[] {
-  return fake.modelRequests.filter((req) => req.prompt().includes(marker));
-}
+const tag = uniqueTag;
+const scripted = (marker: string, replies: Turn[]) => scriptByToolResults(fake, marker, replies);
+const requestsFor = (marker: string) => requestsForMarker(fake, marker);
 
 /** Every tool_result the CLI sent back to the model in the task marked `marker` (the last request carries them all). */
 function toolResultsFor(marker: string) {

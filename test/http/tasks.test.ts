@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFi
 import { join } from "node:path";
 import { startFakeAnthropic, turn, type FakeAnthropic, type RecordedRequest, type Turn } from "../support/fake-anthropic.ts";
 import { bearer, CLAUDE_BIN, cli, createKey, startGateway, tempDir, type CreatedKey, type Gateway } from "../support/harness.ts";
+import { requestsFor as requestsForMarker, scriptByToolResults, uniqueTag } from "../support/scripting.ts";
 
 // Real CLI runs and gateway restarts: more than bun's default 5 s on a busy machine.
 setDefaultTimeout(30_000);
@@ -66,23 +67,9 @@ afterAll(async () => {
 
 // ---- helpers -----------------------------------------------------------------------------------------------
 
-let tagCounter = 0;
-/** A prompt marker no other test uses: the fake routes on it. */
-function tag(name: string): string {
-  return `${name}-${process.pid}-${++tagCounter}`;
-}
-
-/**
- * The main conversation of the task whose prompt carries `marker`: reply i is chosen by how many tool results the
- * request carries (the last reply repeats, e.g. for a background agent's completion notice).
- */
-function scripted(marker: string, replies: Turn[]): void {
-  fake.route((req) => (req.prompt().includes(marker) ? replies[Math.min(req.toolResults().length, replies.length - 1)] : undefined));
-}
-
-function requestsFor(marker: string): RecordedRequest[] {
-  return fake.modelRequests.filter((req) => req.prompt().includes(marker));
-}
+const tag = uniqueTag;
+const scripted = (marker: string, replies: Turn[]) => scriptByToolResults(fake, marker, replies);
+const requestsFor = (marker: string) => requestsForMarker(fake, marker);
 
 function post(path: string, key: string, body?: unknown): Promise<Response> {
   return fetch(`${gateway.url}${path}`, {

@@ -26,3 +26,23 @@ export function scriptPrompt(fake: FakeAnthropic, prompt: string, ...turns: Arra
   });
   return seen;
 }
+
+let tagCounter = 0;
+
+/** A marker for a prompt (a task description) that no other test uses. */
+export function uniqueTag(name: string): string {
+  return `${name}-${process.pid}-${++tagCounter}`;
+}
+
+/**
+ * The main conversation of the task whose prompt carries `marker`: reply i is chosen by how many tool results the
+ * request carries (the last reply repeats, e.g. for a background agent's completion notice).
+ */
+export function scriptByToolResults(fake: FakeAnthropic, marker: string, replies: Turn[]): void {
+  fake.route((req) => (req.prompt().includes(marker) ? replies[Math.min(req.toolResults().length, replies.length - 1)] : undefined));
+}
+
+/** The model requests made for prompts carrying `marker`. */
+export function requestsFor(fake: FakeAnthropic, marker: string): RecordedRequest[] {
+  return fake.modelRequests.filter((req) => req.prompt().includes(marker));
+}
