@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BIN, CLAUDE_BIN, bearer, cli, createKey, isolatedEnv, startGateway, tempDir, type CliResult, type CreatedKey, type Gateway } from "../support/harness.ts";
 import { startFakeAnthropic, turn, type FakeAnthropic } from "../support/fake-anthropic.ts";
 import type { UsageRow, UsageTotals } from "../../src/store/usage.ts";
+import type { UsageResponse } from "../../src/http/routes/usage.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -526,16 +527,7 @@ describe("bad input: one clear line, non-zero exit, nothing on stdout", () => {
 });
 
 describe("GET /v1/usage: the caller's own project over HTTP", () => {
-  interface HttpUsage {
-    project_id: string;
-    period: string;
-    timezone: string;
-    start: string;
-    end: string;
-    totals: Totals;
-    group_by: string;
-    groups: (Totals & { group: string })[];
-  }
+  type HttpUsage = UsageResponse;
 
   async function getUsage(key: string, query = ""): Promise<Response> {
     return fetch(`${gateway.url}/v1/usage${query}`, { headers: bearer(key) });

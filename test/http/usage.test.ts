@@ -6,6 +6,7 @@ import { Database } from "bun:sqlite";
 import { CLAUDE_BIN, bearer, createKey, startGateway, tempDir, type CreatedKey, type Gateway } from "../support/harness.ts";
 import { startFakeAnthropic, turn, type FakeAnthropic, type Turn } from "../support/fake-anthropic.ts";
 import type { UsageTotals } from "../../src/store/usage.ts";
+import type { UsageResponse } from "../../src/http/routes/usage.ts";
 
 setDefaultTimeout(30_000);
 
@@ -17,16 +18,7 @@ let b: CreatedKey;
 
 type Totals = UsageTotals;
 
-interface UsageReport {
-  project_id: string;
-  period: string;
-  timezone: string;
-  start: string;
-  end: string;
-  totals: Totals;
-  group_by: string;
-  groups: (Totals & { group: string })[];
-}
+type UsageReport = UsageResponse;
 
 interface Row {
   key_id: string;

@@ -1,5 +1,5 @@
 // GET /v1/usage: what the caller's own project used in a calendar period.
-import { Elysia, t } from "elysia";
+import { Elysia, t, type Static } from "elysia";
 import type { UsageStore } from "../../store/usage.ts";
 import { PERIODS, isPeriod, periodRange } from "../../util/period.ts";
 import { badRequest, forbidden } from "../errors.ts";
@@ -22,6 +22,20 @@ const Totals = {
   cache_read_tokens: t.Number(),
   cost_usd: t.Number(),
 };
+
+const UsageResponseSchema = t.Object({
+  project_id: t.String(),
+  period: t.String(),
+  timezone: t.String(),
+  start: t.String(),
+  end: t.String(),
+  totals: t.Object(Totals),
+  group_by: t.String(),
+  groups: t.Array(t.Object({ group: t.String(), ...Totals })),
+});
+
+/** The body of GET /v1/usage. */
+export type UsageResponse = Static<typeof UsageResponseSchema>;
 
 export function usageRoutes(deps: UsageDeps) {
   return new Elysia().get(
@@ -57,16 +71,7 @@ export function usageRoutes(deps: UsageDeps) {
       }),
       detail: { tags: ["usage"], summary: "Requests, tokens and cost of the caller's project in the current day, week or month" },
       response: {
-        200: t.Object({
-          project_id: t.String(),
-          period: t.String(),
-          timezone: t.String(),
-          start: t.String(),
-          end: t.String(),
-          totals: t.Object(Totals),
-          group_by: t.String(),
-          groups: t.Array(t.Object({ group: t.String(), ...Totals })),
-        }),
+        200: UsageResponseSchema,
         400: ErrorSchema,
         403: ErrorSchema,
         ...authErrors,
