@@ -1,6 +1,6 @@
 // Every setting in one place: command-line flag > environment (CLAUDE_API_*) > default.
 import { homedir, totalmem } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 export interface Config {
   host: string;
@@ -76,7 +76,8 @@ export function resolveConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = 
     host: pick("host", "CLAUDE_API_HOST") ?? "127.0.0.1",
     port: int("port", "CLAUDE_API_PORT", 8006, 0, 65535),
     dbPath: pick("dbPath", "CLAUDE_API_DB") ?? join(home, "claude-api.db"),
-    claudeBin: pick("claudeBin", "CLAUDE_API_CLAUDE_BIN") ?? "claude",
+    // A path is made absolute here: each run starts the CLI from its own workspace, where a relative path means nothing.
+    claudeBin: absoluteIfPath(pick("claudeBin", "CLAUDE_API_CLAUDE_BIN") ?? "claude"),
     claudeConfigDir:
       pick("claudeConfigDir", "CLAUDE_CONFIG_DIR") ?? join(env.HOME || homedir(), ".claude"),
     workRoot: pick("workRoot", "CLAUDE_API_WORK_DIR") ?? join(home, "work"),
@@ -90,6 +91,10 @@ export function resolveConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = 
     taskRetentionHours: int("taskRetentionHours", "CLAUDE_API_TASK_RETENTION_HOURS", 24, 1, 24 * 365),
     auditRetentionDays: int("auditRetentionDays", "CLAUDE_API_AUDIT_RETENTION_DAYS", 90, 1, 36_500),
   };
+}
+
+function absoluteIfPath(bin: string): string {
+  return bin.includes("/") ? resolve(bin) : bin;
 }
 
 function kebab(name: string): string {

@@ -73,3 +73,14 @@ export function rateLimited(retryAfter: number): ApiError {
 /** The request body went over the configured limit. */
 export const tooLarge = (limit: number) =>
   new ApiError(413, "request_too_large", `Request body too large: the limit is ${limit} bytes`);
+
+/**
+ * For a route's `transform` hook, before validation: the validator coerces a string into a list of characters and
+ * then reports a field deep inside it; a caller should hear that the list itself is wrong.
+ */
+export function requireArrayField(body: unknown, field: string, what: string): void {
+  const value = (body as Record<string, unknown> | null)?.[field];
+  if (value !== undefined && !Array.isArray(value)) {
+    throw badRequest(`Invalid field '${field}' in body: expected an array of ${what}, got ${value === null ? "null" : typeof value}`, field);
+  }
+}

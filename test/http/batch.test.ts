@@ -139,6 +139,9 @@ describe("POST /v1/batch", () => {
       const parsed = (await response.json()) as { error: { type: string; message: string } };
       expect(parsed.error.type).toBe("invalid_request_error");
     }
+    // A string where the list belongs names the list itself, not a field inside its characters.
+    const notAList = await batch(pro.key, { prompts: "BATCH-BAD 4" });
+    expect(((await notAList.json()) as { error: { param: string } }).error.param).toBe("prompts");
     const badModel = await batch(pro.key, { prompts: [{ prompt: "BATCH-BAD 3" }], model: "gpt-4o" });
     expect(((await badModel.json()) as { error: { message: string } }).error.message).toContain("gpt-4o");
     await Bun.sleep(100);

@@ -6,7 +6,7 @@ import type { RateLimiter } from "../../limits/rate-limiter.ts";
 import { startChatRun } from "../../runs/chat-run.ts";
 import { runError } from "../../runs/errors.ts";
 import type { RunService } from "../../runs/service.ts";
-import { ApiError, badRequest, rateLimited } from "../errors.ts";
+import { ApiError, badRequest, rateLimited, requireArrayField } from "../errors.ts";
 import { isValidModel } from "../../claude/models.ts";
 import { requestContext } from "../gate.ts";
 import { ErrorSchema, authErrors } from "../schemas.ts";
@@ -110,6 +110,9 @@ export function batchRoutes(deps: BatchDeps) {
       };
     },
     {
+      transform({ body }) {
+        requireArrayField(body, "prompts", "{prompt, id?} objects");
+      },
       body: BatchRequestSchema,
       detail: { tags: ["chat"], summary: `Run up to ${MAX_ITEMS} prompts in parallel; each item answers for itself` },
       response: {

@@ -18,7 +18,7 @@ import {
 import { startChatRun } from "../../runs/chat-run.ts";
 import { runError } from "../../runs/errors.ts";
 import type { AdmittedRun, RunService } from "../../runs/service.ts";
-import { badRequest } from "../errors.ts";
+import { badRequest, requireArrayField } from "../errors.ts";
 import { requestContext, type RequestContext } from "../gate.ts";
 import { ErrorSchema, authErrors } from "../schemas.ts";
 
@@ -138,13 +138,8 @@ export function chatRoutes(deps: ChatDeps) {
       return response;
     },
     {
-      // Before validation: the validator coerces a string into a list of characters and then reports a field
-      // deep inside it; a caller should hear that `messages` itself is wrong.
       transform({ body }) {
-        const messages = (body as { messages?: unknown } | null)?.messages;
-        if (messages !== undefined && !Array.isArray(messages)) {
-          throw badRequest(`Invalid field 'messages' in body: expected an array of {role, content} objects, got ${messages === null ? "null" : typeof messages}`, "messages");
-        }
+        requireArrayField(body, "messages", "{role, content} objects");
       },
       body: ChatRequestSchema,
       detail: {
